@@ -1,0 +1,54 @@
+"""The audit log: who changed what, when, from what to what. Never holds a secret."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Text
+from sqlmodel import Field, Session, SQLModel
+
+from app.core import models as _naming  # noqa: F401  (constraint names)
+from app.core.types import UTCDateTime, jsonable, utcnow
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=80, index=True)
+    target_type: str = Field(max_length=40)
+    target_id: str = Field(max_length=40)
+    before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    note: str | None = Field(default=None, sa_type=Text)
+
+
+def record_audit(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: Any,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        before=jsonable(before) if before is not None else None,
+        after=jsonable(after) if after is not None else None,
+        note=note,
+    )
+    session.add(entry)
+    return entry
+
+
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict, dict]:
+    """Only the keys whose value changed, as (before, after) for the audit record."""
+    keys = [k for k in after if jsonable(before.get(k)) != jsonable(after.get(k))]
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}

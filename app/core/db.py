@@ -1,0 +1,92 @@
+"""Database engine and sessions.
+
+One transaction per unit of work: `session_scope()` commits on success and rolls back
+on error; services only `flush()`. On SQLite the driver's own transaction handling is
+switched off so that SQLAlchemy emits BEGIN itself: that makes SAVEPOINTs work (tests
+rely on them) and lets writers take the lock up front.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from app.core.settings import get_settings
+
+SessionFactory = sessionmaker(class_=Session, expire_on_commit=False)
+_engine: Engine | None = None
+
+
+def create_db_engine(url: str, *, busy_timeout_ms: int = 10_000, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        return _create_sqlite_engine(url, busy_timeout_ms, **kwargs)
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _create_sqlite_engine(url: str, busy_timeout_ms: int, **kwargs: Any) -> Engine:
+    database = url.split("///", 1)[-1]
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}, **kwargs
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN, see below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def get_engine() -> Engine:
+    global _engine
+    if _engine is None:
+        settings = get_settings()
+        _engine = create_db_engine(
+            settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        )
+        SessionFactory.configure(bind=_engine)
+    return _engine
+
+
+def dispose_engine() -> None:
+    """Drop pooled connections, e.g. after a fork or when settings change."""
+    global _engine
+    if _engine is not None:
+        _engine.dispose()
+    _engine = None
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    if SessionFactory.kw.get("bind") is None:
+        get_engine()
+    session = SessionFactory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_session() -> Iterator[Session]:
+    """FastAPI dependency: the request's one transaction."""
+    with session_scope() as session:
+        yield session

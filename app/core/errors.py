@@ -1,0 +1,40 @@
+"""Domain errors carry their HTTP status so routers never build HTTPException by hand."""
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status_code = 400
+
+    def __init__(
+        self, message: str, *, field: str | None = None, location: str = "body"
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.location = location
+
+    def to_detail(self) -> list[dict[str, Any]]:
+        """Same shape as FastAPI's own 422 details, so clients handle one format."""
+        loc = [self.location, self.field] if self.field else [self.location]
+        return [{"loc": loc, "msg": self.message, "type": self.error_type}]
+
+    @property
+    def error_type(self) -> str:
+        return type(self).__name__
+
+
+class NotFound(DomainError):
+    """Also used for things outside the caller's scope: out of scope is 404, not 403."""
+
+    status_code = 404
+
+
+class ValidationFailed(DomainError):
+    """Input that is well-formed JSON but wrong for the domain (unknown country, ...)."""
+
+    status_code = 422
+
+
+class Conflict(DomainError):
+    status_code = 409
