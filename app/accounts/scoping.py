@@ -1,0 +1,28 @@
+"""The one place that decides which organisations a principal may see.
+
+Every read of organisations and contacts starts from these queries; a record outside
+them does not exist for the caller (404, not 403).
+"""
+
+from sqlalchemy import Select, false, select
+
+from app.accounts.principal import Principal, Role
+from app.countries.models import Country
+from app.members.models import Contact, Organization
+
+
+def visible_organizations(principal: Principal) -> Select[tuple[Organization]]:
+    query = select(Organization)
+    if principal.role is Role.secretariat:
+        return query
+    if principal.role is Role.regional_lead:
+        region_countries = select(Country.iso3).where(Country.region_slug.in_(principal.regions))
+        return query.where(Organization.country_iso3.in_(region_countries))
+    if principal.organization_id is not None:
+        return query.where(Organization.id == principal.organization_id)
+    return query.where(false())
+
+
+def visible_contacts(principal: Principal) -> Select[tuple[Contact]]:
+    organization_ids = visible_organizations(principal).with_only_columns(Organization.id)
+    return select(Contact).where(Contact.organization_id.in_(organization_ids))

@@ -1,0 +1,47 @@
+"""HTTP glue shared by every router: error handlers, the session dependency types."""
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app.accounts.principal import Principal, api_principal
+from app.core.db import get_session
+from app.core.errors import DomainError
+
+SessionDep = Annotated[Session, Depends(get_session)]
+PrincipalDep = Annotated[Principal, Depends(api_principal)]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, error: DomainError) -> JSONResponse:
+        return JSONResponse(status_code=error.status_code, content={"detail": error.to_detail()})
+
+    @app.exception_handler(RequestValidationError)
+    async def request_validation_error(
+        _request: Request, error: RequestValidationError
+    ) -> JSONResponse:
+        # Pydantic's context may hold exception objects: keep only what serialises.
+        errors = [
+            {key: value for key, value in item.items() if key in {"loc", "msg", "type"}}
+            for item in error.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_request: Request, _error: IntegrityError) -> JSONResponse:
+        # Two requests raced past the same check: tell the client, do not 500.
+        return JSONResponse(
+            status_code=409,
+            content={
+                "detail": [
+                    {"loc": ["body"], "msg": "Conflicts with a concurrent change; retry",
+                     "type": "Conflict"}
+                ]
+            },
+        )

@@ -1,0 +1,36 @@
+"""create_app(): routers, middleware, error handlers."""
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app.core.db import session_scope
+from app.core.http import install_error_handlers
+from app.countries.router import router as countries_router
+from app.members.router import router as members_router
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Coalition for the ICC: member registry and action alerts",
+        version="0.1.0",
+    )
+    install_error_handlers(app)
+    app.include_router(countries_router)
+    app.include_router(members_router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> JSONResponse:
+        try:
+            with session_scope() as session:
+                session.execute(text("SELECT 1"))
+            database = "ok"
+        except Exception as error:  # report, never raise: this is what monitors poll
+            database = f"error: {type(error).__name__}"
+        healthy = database == "ok"
+        return JSONResponse(
+            status_code=200 if healthy else 503,
+            content={"status": "ok" if healthy else "degraded", "database": database},
+        )
+
+    return app

@@ -1,0 +1,169 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, ConfigDict
+
+from app.core.http import PrincipalDep, SessionDep
+from app.members import custom_fields, service
+from app.members.models import Organization
+from app.members.schemas import (
+    ContactCreate,
+    ContactRead,
+    ContactUpdate,
+    CustomFieldCreate,
+    CustomFieldRead,
+    MergeRequest,
+    OrganizationCreate,
+    OrganizationFilter,
+    OrganizationPage,
+    OrganizationRead,
+    OrganizationUpdate,
+)
+from sqlmodel import Session
+
+router = APIRouter(prefix="/api", tags=["members"])
+
+
+class AuditEntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: object
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    before: dict | None
+    after: dict | None
+
+
+def _read(session: Session, organization: Organization) -> OrganizationRead:
+    return OrganizationRead.from_organization(organization, service.region_of(session, organization))
+
+
+@router.get("/organizations", response_model=OrganizationPage)
+def list_organizations(
+    session: SessionDep,
+    principal: PrincipalDep,
+    filters: Annotated[OrganizationFilter, Query()],
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> OrganizationPage:
+    page = service.list_organizations(session, principal, filters, limit=limit, cursor=cursor)
+    regions = service.regions_of(session, page.items)
+    return OrganizationPage(
+        items=[
+            OrganizationRead.from_organization(o, regions[o.country_iso3]) for o in page.items
+        ],
+        next_cursor=page.next_cursor,
+        total=page.total,
+    )
+
+
+@router.post("/organizations", response_model=OrganizationRead, status_code=201)
+def create_organization(
+    session: SessionDep, principal: PrincipalDep, data: OrganizationCreate
+) -> OrganizationRead:
+    return _read(session, service.create_organization(session, principal, data))
+
+
+@router.get("/organizations/{organization_id}", response_model=OrganizationRead)
+def get_organization(
+    session: SessionDep, principal: PrincipalDep, organization_id: int
+) -> OrganizationRead:
+    return _read(session, service.get_organization(session, principal, organization_id))
+
+
+@router.patch("/organizations/{organization_id}", response_model=OrganizationRead)
+def update_organization(
+    session: SessionDep, principal: PrincipalDep, organization_id: int, data: OrganizationUpdate
+) -> OrganizationRead:
+    return _read(session, service.update_organization(session, principal, organization_id, data))
+
+
+@router.delete("/organizations/{organization_id}", response_model=OrganizationRead)
+def archive_organization(
+    session: SessionDep, principal: PrincipalDep, organization_id: int
+) -> OrganizationRead:
+    """Archives the organisation; its contacts, history and participation are kept."""
+    return _read(session, service.archive_organization(session, principal, organization_id))
+
+
+@router.post("/organizations/{organization_id}/merge", response_model=OrganizationRead)
+def merge_organization(
+    session: SessionDep, principal: PrincipalDep, organization_id: int, data: MergeRequest
+) -> OrganizationRead:
+    """Moves contacts, tags, languages and custom values into `into`, archives this one,
+    and returns the organisation that remains."""
+    return _read(
+        session, service.merge_organizations(session, principal, organization_id, data.into)
+    )
+
+
+@router.get("/organizations/{organization_id}/history", response_model=list[AuditEntryRead])
+def organization_history(
+    session: SessionDep, principal: PrincipalDep, organization_id: int
+) -> list[AuditEntryRead]:
+    return [
+        AuditEntryRead.model_validate(entry)
+        for entry in service.organization_history(session, principal, organization_id)
+    ]
+
+
+@router.get("/organizations/{organization_id}/contacts", response_model=list[ContactRead])
+def list_contacts(
+    session: SessionDep, principal: PrincipalDep, organization_id: int
+) -> list[ContactRead]:
+    return [
+        ContactRead.from_contact(c)
+        for c in service.list_contacts(session, principal, organization_id)
+    ]
+
+
+@router.post(
+    "/organizations/{organization_id}/contacts", response_model=ContactRead, status_code=201
+)
+def create_contact(
+    session: SessionDep, principal: PrincipalDep, organization_id: int, data: ContactCreate
+) -> ContactRead:
+    return ContactRead.from_contact(
+        service.create_contact(session, principal, organization_id, data)
+    )
+
+
+@router.get("/contacts/{contact_id}", response_model=ContactRead)
+def get_contact(session: SessionDep, principal: PrincipalDep, contact_id: int) -> ContactRead:
+    return ContactRead.from_contact(service.get_contact(session, principal, contact_id))
+
+
+@router.patch("/contacts/{contact_id}", response_model=ContactRead)
+def update_contact(
+    session: SessionDep, principal: PrincipalDep, contact_id: int, data: ContactUpdate
+) -> ContactRead:
+    return ContactRead.from_contact(service.update_contact(session, principal, contact_id, data))
+
+
+@router.delete("/contacts/{contact_id}", status_code=204)
+def delete_contact(session: SessionDep, principal: PrincipalDep, contact_id: int) -> Response:
+    service.delete_contact(session, principal, contact_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/custom-fields", response_model=list[CustomFieldRead])
+def list_custom_fields(session: SessionDep) -> list[CustomFieldRead]:
+    return [CustomFieldRead.model_validate(d) for d in custom_fields.list_custom_fields(session)]
+
+
+@router.post("/custom-fields", response_model=CustomFieldRead, status_code=201)
+def create_custom_field(
+    session: SessionDep, principal: PrincipalDep, data: CustomFieldCreate
+) -> CustomFieldRead:
+    return CustomFieldRead.model_validate(
+        custom_fields.create_custom_field(session, principal, data)
+    )
+
+
+@router.delete("/custom-fields/{key}", status_code=204)
+def delete_custom_field(session: SessionDep, principal: PrincipalDep, key: str) -> Response:
+    custom_fields.delete_custom_field(session, principal, key)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,283 @@
+"""Request and response shapes for organisations, contacts and custom fields."""
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import pycountry
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from app.countries.models import ApicStatus, RomeStatuteStatus
+from app.countries.regions import RegionSlug
+from app.members.models import (
+    BounceStatus,
+    ContactRole,
+    Contact,
+    CustomFieldType,
+    MembershipStatus,
+    Organization,
+    OrganizationType,
+    SubscriptionStatus,
+)
+
+
+def _language_code(value: str) -> str:
+    code = value.strip().lower()
+    if len(code) != 2 or pycountry.languages.get(alpha_2=code) is None:
+        raise ValueError(f"{value!r} is not an ISO 639-1 language code such as 'en' or 'fr'")
+    return code
+
+
+def _focus_area(value: str) -> str:
+    tag = value.strip().lower()
+    if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", tag) or len(tag) > 60:
+        raise ValueError(
+            f"{value!r} is not a focus-area tag: lower-case words joined by '-', "
+            "e.g. 'victims-rights'"
+        )
+    return tag
+
+
+def _iso3(value: str) -> str:
+    code = value.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-3 code such as 'KEN'")
+    return code
+
+
+def _website(value: str) -> str:
+    url = value.strip()
+    if not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", url, flags=re.IGNORECASE):
+        raise ValueError("must be an http:// or https:// address")
+    return url
+
+
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("must not repeat a value")
+    return values
+
+
+LanguageCode = Annotated[str, AfterValidator(_language_code)]
+FocusArea = Annotated[str, AfterValidator(_focus_area)]
+CountryCode = Annotated[str, AfterValidator(_iso3)]
+Website = Annotated[str, AfterValidator(_website)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Acronym = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
+LongText = Annotated[str, StringConstraints(max_length=10_000)]
+CustomValue = str | int | float | None
+
+
+class OrganizationFields(BaseModel):
+    """Fields shared by create and update; every one optional here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    acronym: Acronym | None = None
+    type: OrganizationType | None = None
+    focus_areas: Annotated[list[FocusArea], AfterValidator(_unique)] | None = Field(
+        default=None, max_length=30
+    )
+    languages: Annotated[list[LanguageCode], AfterValidator(_unique)] | None = Field(
+        default=None, max_length=10, description="Working languages, most used first"
+    )
+    membership_status: MembershipStatus | None = None
+    joined_on: date | None = None
+    website: Website | None = None
+    address: LongText | None = None
+    notes: LongText | None = None
+    custom_fields: dict[str, CustomValue] | None = None
+
+
+class OrganizationCreate(OrganizationFields):
+    name: Name
+    country: CountryCode
+    type: OrganizationType = OrganizationType.ngo
+    membership_status: MembershipStatus = MembershipStatus.active
+    focus_areas: Annotated[list[FocusArea], AfterValidator(_unique)] = Field(
+        default_factory=list, max_length=30
+    )
+    languages: Annotated[list[LanguageCode], AfterValidator(_unique)] = Field(
+        default_factory=lambda: ["en"], min_length=1, max_length=10
+    )
+    custom_fields: dict[str, CustomValue] = Field(default_factory=dict)
+
+
+class OrganizationUpdate(OrganizationFields):
+    name: Name | None = None
+    country: CountryCode | None = None
+
+    @field_validator("name", "country", "type", "membership_status", "languages")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+
+class OrganizationRead(BaseModel):
+    id: int
+    name: str
+    acronym: str | None
+    country: str
+    region: RegionSlug
+    type: OrganizationType
+    focus_areas: list[str]
+    languages: list[str]
+    membership_status: MembershipStatus
+    website: str | None
+    joined_on: date | None
+    address: str | None
+    notes: str | None
+    custom_fields: dict[str, Any]
+    merged_into_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_organization(cls, organization: Organization, region: str) -> "OrganizationRead":
+        return cls(
+            id=organization.id or 0,
+            name=organization.name,
+            acronym=organization.acronym,
+            country=organization.country_iso3,
+            region=RegionSlug(region),
+            type=organization.type,
+            focus_areas=organization.focus_areas,
+            languages=organization.languages,
+            membership_status=organization.membership_status,
+            website=organization.website,
+            joined_on=organization.joined_on,
+            address=organization.address,
+            notes=organization.notes,
+            custom_fields=dict(organization.custom_fields),
+            merged_into_id=organization.merged_into_id,
+            created_at=organization.created_at,
+            updated_at=organization.updated_at,
+        )
+
+
+class OrganizationPage(BaseModel):
+    items: list[OrganizationRead]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page")
+    total: int = Field(description="How many organisations match, over all pages")
+
+
+class OrganizationFilter(BaseModel):
+    """Filters for the member list and export. Lists mean "any of"; fields combine with "and"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    region: list[RegionSlug] = Field(default_factory=list)
+    country: list[CountryCode] = Field(default_factory=list)
+    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
+        default=None, description="Text in name, acronym, contact names or emails"
+    )
+    focus_area: list[FocusArea] = Field(default_factory=list)
+    language: list[LanguageCode] = Field(default_factory=list)
+    type: list[OrganizationType] = Field(default_factory=list)
+    membership_status: list[MembershipStatus] = Field(default_factory=list)
+    rome_statute_status: list[RomeStatuteStatus] = Field(default_factory=list)
+    apic_status: list[ApicStatus] = Field(default_factory=list)
+    include_archived: bool = Field(
+        default=False, description="Archived organisations are left out unless asked for"
+    )
+
+
+class MergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    into: int = Field(description="The organisation that keeps everything")
+
+
+class ContactFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: ContactRole | None = None
+    language: LanguageCode | None = None
+    subscription_status: SubscriptionStatus | None = None
+    paused_until: date | None = None
+    consent_at: datetime | None = None
+    consent_method: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class ContactCreate(ContactFields):
+    name: PersonName
+    email: EmailStr
+    role: ContactRole = ContactRole.other
+    language: LanguageCode = "en"
+    subscription_status: SubscriptionStatus = SubscriptionStatus.subscribed
+
+
+class ContactUpdate(ContactFields):
+    name: PersonName | None = None
+    email: EmailStr | None = None
+
+    @field_validator("name", "email", "role", "language", "subscription_status")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+
+class ContactRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    organization_id: int
+    name: str
+    email: str
+    role: ContactRole
+    language: str
+    subscription_status: SubscriptionStatus
+    paused_until: date | None
+    consent_at: datetime | None
+    consent_method: str | None
+    bounce_status: BounceStatus
+    hard_bounce_count: int
+    soft_bounce_count: int
+    last_bounced_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_contact(cls, contact: Contact) -> "ContactRead":
+        return cls.model_validate(contact)
+
+
+CustomFieldKey = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_]{0,59}$")
+]
+
+
+class CustomFieldCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: CustomFieldKey = Field(description="snake_case, used in the API and CSV columns")
+    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    field_type: CustomFieldType
+    choices: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]] = Field(
+        default_factory=list, max_length=200
+    )
+    required: bool = False
+
+
+class CustomFieldRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    key: str
+    label: str
+    field_type: CustomFieldType
+    choices: list[str]
+    required: bool

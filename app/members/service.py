@@ -1,0 +1,567 @@
+"""Member organisations and their contacts: search, create, change, archive, merge.
+
+Every read starts from `visible_organizations`/`visible_contacts`; services flush and
+never commit (the caller's unit of work does).
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
+from sqlmodel import Session
+
+from app.accounts.principal import Principal
+from app.accounts.scoping import visible_contacts, visible_organizations
+from app.core.audit import AuditEntry, changed_fields, record_audit
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.types import utcnow
+from app.countries.models import Country
+from app.countries.service import require_country
+from app.members.custom_fields import list_custom_fields, validate_custom_values
+from app.members.models import (
+    Contact,
+    MembershipStatus,
+    Organization,
+    OrganizationFocusArea,
+    OrganizationLanguage,
+    SubscriptionStatus,
+)
+from app.members.schemas import (
+    ContactCreate,
+    ContactUpdate,
+    OrganizationCreate,
+    OrganizationFilter,
+    OrganizationUpdate,
+)
+
+MAX_PAGE_SIZE = 500
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def filtered_organizations(
+    session: Session, principal: Principal, filters: OrganizationFilter
+) -> Select[tuple[Organization]]:
+    """The organisations the principal may see that match the filters (unordered)."""
+    for code in filters.country:
+        require_country(session, code, field="country")
+    query = visible_organizations(principal)
+    if not filters.include_archived and MembershipStatus.archived not in filters.membership_status:
+        query = query.where(Organization.membership_status != MembershipStatus.archived)
+    if filters.membership_status:
+        query = query.where(Organization.membership_status.in_(filters.membership_status))
+    if filters.country:
+        query = query.where(Organization.country_iso3.in_(filters.country))
+    if filters.type:
+        query = query.where(Organization.type.in_(filters.type))
+    country_conditions = []
+    if filters.region:
+        country_conditions.append(Country.region_slug.in_(filters.region))
+    if filters.rome_statute_status:
+        country_conditions.append(Country.rome_statute_status.in_(filters.rome_statute_status))
+    if filters.apic_status:
+        country_conditions.append(Country.apic_status.in_(filters.apic_status))
+    if country_conditions:
+        query = query.where(
+            Organization.country_iso3.in_(select(Country.iso3).where(*country_conditions))
+        )
+    if filters.focus_area:
+        query = query.where(
+            exists().where(
+                OrganizationFocusArea.organization_id == Organization.id,
+                OrganizationFocusArea.focus_area.in_(filters.focus_area),
+            )
+        )
+    if filters.language:
+        query = query.where(
+            exists().where(
+                OrganizationLanguage.organization_id == Organization.id,
+                OrganizationLanguage.language.in_(filters.language),
+            )
+        )
+    if filters.q:
+        query = query.where(_text_matches(filters.q))
+    return query
+
+
+def _text_matches(text: str) -> Any:
+    """Case-insensitive substring over name, acronym and contact names and emails.
+
+    `autoescape` makes % and _ in the user's text literal, not wildcards.
+    """
+    contact_match = exists().where(
+        Contact.organization_id == Organization.id,
+        or_(Contact.name.icontains(text, autoescape=True), Contact.email.icontains(text, autoescape=True)),
+    )
+    return or_(
+        Organization.name.icontains(text, autoescape=True),
+        Organization.acronym.icontains(text, autoescape=True),  # type: ignore[union-attr]
+        contact_match,
+    )
+
+
+@dataclass
+class OrganizationPageResult:
+    items: list[Organization]
+    next_cursor: str | None
+    total: int
+
+
+def list_organizations(
+    session: Session,
+    principal: Principal,
+    filters: OrganizationFilter,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> OrganizationPageResult:
+    """A page in (name, id) order; the cursor is the last row's key, so walking the pages
+    yields every match exactly once even while other rows are added."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE_SIZE}", field="limit", location="query")
+    query = filtered_organizations(session, principal, filters)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if cursor:
+        after_name, after_id = decode_cursor(cursor)
+        query = query.where(tuple_(Organization.name, Organization.id) > (after_name, after_id))
+    rows = list(
+        session.scalars(query.order_by(Organization.name, Organization.id).limit(limit + 1)).all()
+    )
+    items = rows[:limit]
+    next_cursor = encode_cursor(items[-1]) if len(rows) > limit else None
+    return OrganizationPageResult(items=items, next_cursor=next_cursor, total=total)
+
+
+def encode_cursor(organization: Organization) -> str:
+    raw = json.dumps([organization.name, organization.id], ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        name, identifier = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if isinstance(name, str) and isinstance(identifier, int):
+            return name, identifier
+    except (ValueError, TypeError, binascii.Error):
+        pass
+    raise ValidationFailed(
+        "Malformed cursor: pass the next_cursor of the previous page unchanged",
+        field="cursor",
+        location="query",
+    )
+
+
+def get_organization(session: Session, principal: Principal, organization_id: int) -> Organization:
+    organization = session.scalars(
+        visible_organizations(principal).where(Organization.id == organization_id)
+    ).first()
+    if organization is None:
+        raise NotFound(f"No organisation with id {organization_id}")
+    return organization
+
+
+def region_of(session: Session, organization: Organization) -> str:
+    return session.get_one(Country, organization.country_iso3).region_slug
+
+
+def regions_of(session: Session, organizations: list[Organization]) -> dict[str, str]:
+    codes = {organization.country_iso3 for organization in organizations}
+    if not codes:
+        return {}
+    return dict(
+        session.execute(select(Country.iso3, Country.region_slug).where(Country.iso3.in_(codes))).all()  # type: ignore[arg-type]
+    )
+
+
+def organization_history(
+    session: Session, principal: Principal, organization_id: int
+) -> list[AuditEntry]:
+    """The audit trail of an organisation, including those merged into it."""
+    organization = get_organization(session, principal, organization_id)
+    merged_ids = _merged_into_ids(session, organization.id or 0)
+    target_ids = [str(i) for i in [organization.id, *merged_ids]]
+    return list(
+        session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.target_type == "organization", AuditEntry.target_id.in_(target_ids))
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())  # type: ignore[union-attr]
+        ).all()
+    )
+
+
+def _merged_into_ids(session: Session, organization_id: int) -> list[int]:
+    """Every organisation merged into this one, directly or through a chain of merges."""
+    found: list[int] = []
+    frontier = [organization_id]
+    while frontier:
+        children = list(
+            session.scalars(
+                select(Organization.id).where(Organization.merged_into_id.in_(frontier))  # type: ignore[union-attr]
+            ).all()
+        )
+        found.extend(c for c in children if c is not None)
+        frontier = [c for c in children if c is not None]
+    return found
+
+
+# --- writing organisations ---------------------------------------------------------------
+
+
+def snapshot(organization: Organization) -> dict[str, Any]:
+    """What the audit log records of an organisation."""
+    return {
+        "name": organization.name,
+        "acronym": organization.acronym,
+        "country": organization.country_iso3,
+        "type": organization.type,
+        "focus_areas": organization.focus_areas,
+        "languages": organization.languages,
+        "membership_status": organization.membership_status,
+        "joined_on": organization.joined_on,
+        "website": organization.website,
+        "address": organization.address,
+        "notes": organization.notes,
+        "custom_fields": dict(organization.custom_fields),
+        "merged_into_id": organization.merged_into_id,
+    }
+
+
+def set_focus_areas(organization: Organization, focus_areas: list[str]) -> None:
+    keep = {row.focus_area: row for row in organization.focus_area_rows}
+    organization.focus_area_rows = [
+        keep.get(tag) or OrganizationFocusArea(focus_area=tag) for tag in sorted(set(focus_areas))
+    ]
+
+
+def set_languages(session: Session, organization: Organization, languages: list[str]) -> None:
+    if languages == organization.languages:
+        return
+    # Positions are part of the key: clear first so reordering never collides.
+    organization.language_rows = []
+    session.flush()
+    organization.language_rows = [
+        OrganizationLanguage(position=position, language=language)
+        for position, language in enumerate(languages)
+    ]
+
+
+def create_organization(
+    session: Session, principal: Principal, data: OrganizationCreate
+) -> Organization:
+    require_country(session, data.country)
+    custom_fields = validate_custom_values(list_custom_fields(session), data.custom_fields)
+    organization = Organization(
+        name=data.name,
+        acronym=data.acronym or None,
+        country_iso3=data.country,
+        type=data.type,
+        membership_status=data.membership_status,
+        joined_on=data.joined_on,
+        website=data.website,
+        address=data.address,
+        notes=data.notes,
+        custom_fields=custom_fields,
+    )
+    set_focus_areas(organization, data.focus_areas)
+    organization.language_rows = [
+        OrganizationLanguage(position=position, language=language)
+        for position, language in enumerate(data.languages)
+    ]
+    session.add(organization)
+    session.flush()
+    record_audit(
+        session,
+        actor=principal.actor,
+        action="organization.create",
+        target_type="organization",
+        target_id=organization.id,
+        after=snapshot(organization),
+    )
+    return organization
+
+
+def update_organization(
+    session: Session, principal: Principal, organization_id: int, data: OrganizationUpdate
+) -> Organization:
+    organization = get_organization(session, principal, organization_id)
+    apply_organization_changes(session, principal, organization, data.model_dump(exclude_unset=True))
+    return organization
+
+
+def apply_organization_changes(
+    session: Session, principal: Principal, organization: Organization, changes: dict[str, Any]
+) -> bool:
+    """Apply validated field values; audit and return whether anything changed."""
+    before = snapshot(organization)
+    if "country" in changes:
+        require_country(session, changes["country"])
+        organization.country_iso3 = changes.pop("country")
+    if "focus_areas" in changes:
+        set_focus_areas(organization, changes.pop("focus_areas") or [])
+    if "languages" in changes:
+        set_languages(session, organization, changes.pop("languages"))
+    if "custom_fields" in changes:
+        organization.custom_fields = validate_custom_values(
+            list_custom_fields(session),
+            changes.pop("custom_fields") or {},
+            current=organization.custom_fields,
+        )
+    for name, value in changes.items():
+        setattr(organization, name, value if value != "" or name == "name" else None)
+    old, new = changed_fields(before, snapshot(organization))
+    if not new:
+        return False
+    organization.updated_at = utcnow()
+    session.flush()
+    record_audit(
+        session,
+        actor=principal.actor,
+        action="organization.update",
+        target_type="organization",
+        target_id=organization.id,
+        before=old,
+        after=new,
+    )
+    return True
+
+
+def archive_organization(
+    session: Session, principal: Principal, organization_id: int
+) -> Organization:
+    """Deleting archives: contacts, history and participation stay."""
+    organization = get_organization(session, principal, organization_id)
+    if organization.membership_status is not MembershipStatus.archived:
+        apply_organization_changes(
+            session, principal, organization, {"membership_status": MembershipStatus.archived}
+        )
+    return organization
+
+
+def merge_organizations(
+    session: Session, principal: Principal, source_id: int, into_id: int
+) -> Organization:
+    """Move contacts, focus areas, languages and custom values from `source` into `into`,
+    then archive `source`. Where both have a contact with the same email, the surviving
+    contact keeps the stricter subscription and bounce state: an unsubscribe is never
+    lost in a merge."""
+    if source_id == into_id:
+        raise ValidationFailed("An organisation cannot be merged into itself", field="into")
+    source = get_organization(session, principal, source_id)
+    try:
+        target = get_organization(session, principal, into_id)
+    except NotFound:
+        raise ValidationFailed(f"No organisation with id {into_id}", field="into") from None
+    if source.membership_status is MembershipStatus.archived:
+        raise Conflict("This organisation is archived; it cannot be merged again")
+    if target.membership_status is MembershipStatus.archived:
+        raise ValidationFailed("Cannot merge into an archived organisation", field="into")
+
+    target_contacts = {contact.email: contact for contact in target.contacts}
+    moved, combined = 0, 0
+    for contact in list(source.contacts):
+        twin = target_contacts.get(contact.email)
+        if twin is None:
+            contact.organization_id = target.id or 0
+            contact.updated_at = utcnow()
+            moved += 1
+            continue
+        _combine_contacts(keep=twin, drop=contact)
+        session.delete(contact)
+        combined += 1
+    session.flush()
+
+    merged_custom = {**source.custom_fields, **target.custom_fields}
+    merged_languages = target.languages + [
+        lang for lang in source.languages if lang not in target.languages
+    ]
+    notes = target.notes
+    if source.notes:
+        notes = f"{notes}\n\n" if notes else ""
+        notes += f"Merged from {source.name} (#{source.id}):\n{source.notes}"
+    apply_organization_changes(
+        session,
+        principal,
+        target,
+        {
+            "focus_areas": sorted(set(target.focus_areas) | set(source.focus_areas)),
+            "languages": merged_languages,
+            "notes": notes,
+            "acronym": target.acronym or source.acronym,
+            "website": target.website or source.website,
+            "joined_on": min(filter(None, [target.joined_on, source.joined_on]), default=None),
+        },
+    )
+    # Custom values copied as stored (they were validated when written); the
+    # target's own values win.
+    target.custom_fields = merged_custom
+
+    source.membership_status = MembershipStatus.archived
+    source.merged_into_id = target.id
+    source.updated_at = target.updated_at = utcnow()
+    session.flush()
+    record_audit(
+        session,
+        actor=principal.actor,
+        action="organization.merge",
+        target_type="organization",
+        target_id=source.id,
+        after={"merged_into_id": target.id, "contacts_moved": moved, "contacts_combined": combined},
+    )
+    record_audit(
+        session,
+        actor=principal.actor,
+        action="organization.merge_received",
+        target_type="organization",
+        target_id=target.id,
+        after={"merged_from_id": source.id, "contacts_moved": moved, "contacts_combined": combined},
+    )
+    session.expire(target, ["contacts"])
+    return target
+
+
+_SUBSCRIPTION_STRICTNESS = {
+    SubscriptionStatus.subscribed: 0,
+    SubscriptionStatus.paused: 1,
+    SubscriptionStatus.unsubscribed: 2,
+}
+
+
+def _combine_contacts(*, keep: Contact, drop: Contact) -> None:
+    if _SUBSCRIPTION_STRICTNESS[drop.subscription_status] > _SUBSCRIPTION_STRICTNESS[keep.subscription_status]:
+        keep.subscription_status = drop.subscription_status
+        keep.paused_until = drop.paused_until
+    keep.hard_bounce_count = max(keep.hard_bounce_count, drop.hard_bounce_count)
+    keep.soft_bounce_count = max(keep.soft_bounce_count, drop.soft_bounce_count)
+    if drop.bounce_status.value == "hard" or (
+        drop.bounce_status.value == "soft" and keep.bounce_status.value == "ok"
+    ):
+        keep.bounce_status = drop.bounce_status
+    keep.last_bounced_at = max(
+        filter(None, [keep.last_bounced_at, drop.last_bounced_at]), default=None
+    )
+    keep.consent_at = keep.consent_at or drop.consent_at
+    keep.consent_method = keep.consent_method or drop.consent_method
+    keep.updated_at = utcnow()
+
+
+# --- contacts -------------------------------------------------------------------------------
+
+
+def list_contacts(session: Session, principal: Principal, organization_id: int) -> list[Contact]:
+    organization = get_organization(session, principal, organization_id)
+    return list(
+        session.scalars(
+            select(Contact).where(Contact.organization_id == organization.id).order_by(Contact.id)
+        ).all()
+    )
+
+
+def get_contact(session: Session, principal: Principal, contact_id: int) -> Contact:
+    contact = session.scalars(visible_contacts(principal).where(Contact.id == contact_id)).first()
+    if contact is None:
+        raise NotFound(f"No contact with id {contact_id}")
+    return contact
+
+
+def contact_snapshot(contact: Contact) -> dict[str, Any]:
+    return {
+        name: getattr(contact, name)
+        for name in (
+            "organization_id",
+            "name",
+            "email",
+            "role",
+            "language",
+            "subscription_status",
+            "paused_until",
+            "consent_at",
+            "consent_method",
+        )
+    }
+
+
+def _ensure_email_free(
+    session: Session, organization_id: int, email: str, *, except_id: int | None = None
+) -> None:
+    query = select(Contact.id).where(
+        and_(Contact.organization_id == organization_id, Contact.email == email)
+    )
+    if except_id is not None:
+        query = query.where(Contact.id != except_id)
+    if session.scalar(query) is not None:
+        raise Conflict(
+            f"This organisation already has a contact with email {email}", field="email"
+        )
+
+
+def create_contact(
+    session: Session, principal: Principal, organization_id: int, data: ContactCreate
+) -> Contact:
+    organization = get_organization(session, principal, organization_id)
+    email = data.email.lower()
+    _ensure_email_free(session, organization.id or 0, email)
+    contact = Contact(organization_id=organization.id or 0, **{**data.model_dump(), "email": email})
+    session.add(contact)
+    session.flush()
+    record_audit(
+        session,
+        actor=principal.actor,
+        action="contact.create",
+        target_type="contact",
+        target_id=contact.id,
+        after=contact_snapshot(contact),
+    )
+    return contact
+
+
+def update_contact(
+    session: Session, principal: Principal, contact_id: int, data: ContactUpdate
+) -> Contact:
+    contact = get_contact(session, principal, contact_id)
+    apply_contact_changes(session, principal, contact, data.model_dump(exclude_unset=True))
+    return contact
+
+
+def apply_contact_changes(
+    session: Session, principal: Principal, contact: Contact, changes: dict[str, Any]
+) -> bool:
+    before = contact_snapshot(contact)
+    if "email" in changes:
+        changes["email"] = changes["email"].lower()
+        _ensure_email_free(session, contact.organization_id, changes["email"], except_id=contact.id)
+    for name, value in changes.items():
+        setattr(contact, name, value)
+    old, new = changed_fields(before, contact_snapshot(contact))
+    if not new:
+        return False
+    contact.updated_at = utcnow()
+    session.flush()
+    record_audit(
+        session,
+        actor=principal.actor,
+        action="contact.update",
+        target_type="contact",
+        target_id=contact.id,
+        before=old,
+        after=new,
+    )
+    return True
+
+
+def delete_contact(session: Session, principal: Principal, contact_id: int) -> None:
+    contact = get_contact(session, principal, contact_id)
+    record_audit(
+        session,
+        actor=principal.actor,
+        action="contact.delete",
+        target_type="contact",
+        target_id=contact.id,
+        before=contact_snapshot(contact),
+    )
+    session.delete(contact)
+    session.flush()

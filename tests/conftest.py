@@ -1,0 +1,142 @@
+"""Test harness.
+
+The suite runs against `TEST_DATABASE_URL` (PostgreSQL in CI) or, by default, a fresh
+SQLite file, the embedded default. The schema is built once per run through the
+migrations; each test runs inside a transaction that is rolled back afterwards, and
+the application's own commits become savepoints inside it.
+
+Services the machine may lack (PostgreSQL, Redis, chromium) are fixtures that skip
+with a stated reason, or fail when REQUIRE_SERVICES=1.
+"""
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
+
+from app.core import migrations  # noqa: E402
+from app.core.db import SessionFactory, create_db_engine  # noqa: E402
+from app.countries.treaty_data import load_countries, read_treaty_data  # noqa: E402
+from app.main import create_app  # noqa: E402
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def missing_service(reason: str) -> None:
+    """Skip, or fail where the run promised every service (REQUIRE_SERVICES=1)."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1, so this is a failure)")
+    pytest.skip(reason)
+
+
+def postgres_url_or_skip() -> str:
+    url = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as error:
+        missing_service(f"PostgreSQL not reachable at {make_url(url).host}: {type(error).__name__}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def reset_database(url: str) -> None:
+    """Start from an empty database: on PostgreSQL, recreate the public schema."""
+    if url.startswith("sqlite"):
+        path = Path(url.split("///", 1)[1])
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    if not database_url.startswith("sqlite"):
+        os.environ.setdefault("TEST_POSTGRES_URL", database_url)
+        postgres_url_or_skip()
+    reset_database(database_url)
+    migrations.upgrade(database_url)
+    engine = create_db_engine(database_url)
+    with Session(engine) as session:
+        load_countries(session, list(read_treaty_data()))
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        SessionFactory.configure(bind=connection, join_transaction_mode="create_savepoint")
+        try:
+            yield connection
+        finally:
+            SessionFactory.configure(bind=None)
+            transaction.rollback()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    session = SessionFactory()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+@pytest.fixture
+def client(connection: Connection) -> Iterator[TestClient]:
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    return postgres_url_or_skip()
+
+
+@pytest.fixture
+def empty_postgres_database(postgres_url: str) -> Iterator[str]:
+    """A brand-new PostgreSQL database, dropped afterwards."""
+    name = f"coalition_scratch_{secrets.token_hex(4)}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not Path(path).exists():
+        missing_service(f"chromium not installed at {path} (Debian package 'chromium')")
+    return path
