@@ -12,6 +12,7 @@ with a stated reason, or fail when REQUIRE_SERVICES=1.
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -51,32 +52,28 @@ def postgres_url_or_skip() -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLite in a temporary folder, or a scratch database on TEST_DATABASE_URL's server
+    (so that two test runs on one server never share tables)."""
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    os.environ.setdefault("TEST_POSTGRES_URL", url)
+    with scratch_postgres_database(postgres_url_or_skip()) as scratch_url:
+        yield scratch_url
 
 
 def reset_database(url: str) -> None:
-    """Start from an empty database: on PostgreSQL, recreate the public schema."""
+    """Start from an empty database (a scratch PostgreSQL database is empty already)."""
     if url.startswith("sqlite"):
         path = Path(url.split("///", 1)[1])
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
-    if not database_url.startswith("sqlite"):
-        os.environ.setdefault("TEST_POSTGRES_URL", database_url)
-        postgres_url_or_skip()
     reset_database(database_url)
     migrations.upgrade(database_url)
     engine = create_db_engine(database_url)
@@ -119,19 +116,25 @@ def postgres_url() -> str:
     return postgres_url_or_skip()
 
 
-@pytest.fixture
-def empty_postgres_database(postgres_url: str) -> Iterator[str]:
-    """A brand-new PostgreSQL database, dropped afterwards."""
-    name = f"coalition_scratch_{secrets.token_hex(4)}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+@contextmanager
+def scratch_postgres_database(server_url: str) -> Iterator[str]:
+    """A brand-new PostgreSQL database on the server of `server_url`, dropped afterwards."""
+    name = f"coalition_test_{secrets.token_hex(4)}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def empty_postgres_database(postgres_url: str) -> Iterator[str]:
+    with scratch_postgres_database(postgres_url) as url:
+        yield url
 
 
 @pytest.fixture

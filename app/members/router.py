@@ -14,7 +14,7 @@ from app.members.schemas import (
     CustomFieldRead,
     MergeRequest,
     OrganizationCreate,
-    OrganizationFilter,
+    OrganizationListQuery,
     OrganizationPage,
     OrganizationRead,
     OrganizationUpdate,
@@ -45,11 +45,11 @@ def _read(session: Session, organization: Organization) -> OrganizationRead:
 def list_organizations(
     session: SessionDep,
     principal: PrincipalDep,
-    filters: Annotated[OrganizationFilter, Query()],
-    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE_SIZE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    query: Annotated[OrganizationListQuery, Query()],
 ) -> OrganizationPage:
-    page = service.list_organizations(session, principal, filters, limit=limit, cursor=cursor)
+    page = service.list_organizations(
+        session, principal, query.filters(), limit=query.limit, cursor=query.cursor
+    )
     regions = service.regions_of(session, page.items)
     return OrganizationPage(
         items=[

@@ -60,6 +60,13 @@ def _website(value: str) -> str:
     return url
 
 
+def _single_line(value: str) -> str:
+    # Names end up in mail headers and CSV cells: no line breaks or control characters.
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must be a single line without control characters")
+    return value
+
+
 def _unique(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
         raise ValueError("must not repeat a value")
@@ -70,11 +77,22 @@ LanguageCode = Annotated[str, AfterValidator(_language_code)]
 FocusArea = Annotated[str, AfterValidator(_focus_area)]
 CountryCode = Annotated[str, AfterValidator(_iso3)]
 Website = Annotated[str, AfterValidator(_website)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Acronym = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+    AfterValidator(_single_line),
+]
+PersonName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_single_line),
+]
+Acronym = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_single_line)
+]
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
-CustomValue = str | int | float | None
+# bool is listed so that true/false reach validation as booleans, not as 1/0.
+CustomValue = str | bool | int | float | None
 
 
 class OrganizationFields(BaseModel):
@@ -193,6 +211,18 @@ class OrganizationFilter(BaseModel):
     )
 
 
+class OrganizationListQuery(OrganizationFilter):
+    """The member list's query string: the filters plus keyset pagination."""
+
+    limit: int = Field(default=50, ge=1, le=500, description="Page size")
+    cursor: str | None = Field(
+        default=None, max_length=2000, description="`next_cursor` of the previous page"
+    )
+
+    def filters(self) -> OrganizationFilter:
+        return OrganizationFilter.model_validate(self.model_dump(exclude={"limit", "cursor"}))
+
+
 class MergeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -207,7 +237,9 @@ class ContactFields(BaseModel):
     subscription_status: SubscriptionStatus | None = None
     paused_until: date | None = None
     consent_at: datetime | None = None
-    consent_method: Annotated[str, StringConstraints(max_length=200)] | None = None
+    consent_method: (
+        Annotated[str, StringConstraints(max_length=200), AfterValidator(_single_line)] | None
+    ) = None
 
 
 class ContactCreate(ContactFields):
