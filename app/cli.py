@@ -11,7 +11,9 @@ from app.core import migrations
 from app.core.db import session_scope
 from app.core.settings import get_settings
 
-cli = typer.Typer(help="Coalition for the ICC: member registry and action alerts.", no_args_is_help=True)
+cli = typer.Typer(
+    help="Coalition for the ICC: member registry and action alerts.", no_args_is_help=True
+)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 countries_cli = typer.Typer(help="The country treaty-status table.", no_args_is_help=True)
 demo_cli = typer.Typer(help="Demonstration data.", no_args_is_help=True)

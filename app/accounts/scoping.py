@@ -4,25 +4,29 @@ Every read of organisations and contacts starts from these queries; a record out
 them does not exist for the caller (404, not 403).
 """
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import false
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.accounts.principal import Principal, Role
 from app.countries.models import Country
 from app.members.models import Contact, Organization
 
 
-def visible_organizations(principal: Principal) -> Select[tuple[Organization]]:
+def visible_organizations(principal: Principal) -> SelectOfScalar[Organization]:
     query = select(Organization)
     if principal.role is Role.secretariat:
         return query
     if principal.role is Role.regional_lead:
-        region_countries = select(Country.iso3).where(Country.region_slug.in_(principal.regions))
-        return query.where(Organization.country_iso3.in_(region_countries))
+        region_countries = select(Country.iso3).where(
+            col(Country.region_slug).in_(principal.regions)
+        )
+        return query.where(col(Organization.country_iso3).in_(region_countries))
     if principal.organization_id is not None:
-        return query.where(Organization.id == principal.organization_id)
+        return query.where(col(Organization.id) == principal.organization_id)
     return query.where(false())
 
 
-def visible_contacts(principal: Principal) -> Select[tuple[Contact]]:
-    organization_ids = visible_organizations(principal).with_only_columns(Organization.id)
-    return select(Contact).where(Contact.organization_id.in_(organization_ids))
+def visible_contacts(principal: Principal) -> SelectOfScalar[Contact]:
+    organization_ids = visible_organizations(principal).with_only_columns(col(Organization.id))
+    return select(Contact).where(col(Contact.organization_id).in_(organization_ids))

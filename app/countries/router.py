@@ -36,9 +36,7 @@ def get_country(session: SessionDep, iso3: str) -> CountryRead:
 def update_country_status(
     session: SessionDep, principal: PrincipalDep, iso3: str, update: CountryStatusUpdate
 ) -> CountryRead:
-    return CountryRead.from_country(
-        service.update_country_status(session, principal, iso3, update)
-    )
+    return CountryRead.from_country(service.update_country_status(session, principal, iso3, update))
 
 
 @router.get("/countries/{iso3}/history", response_model=list[CountryHistoryEntry])

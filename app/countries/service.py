@@ -3,8 +3,8 @@
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from app.accounts.principal import Principal
 from app.accounts.scoping import visible_organizations
@@ -18,22 +18,24 @@ from app.members.models import MembershipStatus, Organization
 
 def list_regions(session: Session, principal: Principal) -> list[RegionRead]:
     country_counts = dict(
-        session.execute(select(Country.region_slug, func.count()).group_by(Country.region_slug)).all()
+        session.execute(
+            select(Country.region_slug, func.count()).group_by(Country.region_slug)
+        ).all()
     )
     members = (
         visible_organizations(principal)
-        .where(Organization.membership_status != MembershipStatus.archived)
+        .where(col(Organization.membership_status) != MembershipStatus.archived)
         .subquery()
     )
     member_counts = dict(
         session.execute(
             select(Country.region_slug, func.count())
             .select_from(members)
-            .join(Country, Country.iso3 == members.c.country_iso3)
+            .join(Country, col(Country.iso3) == members.c.country_iso3)
             .group_by(Country.region_slug)
         ).all()
     )
-    regions = session.scalars(select(Region).order_by(Region.position)).all()
+    regions = session.scalars(select(Region).order_by(col(Region.position))).all()
     return [
         RegionRead(
             slug=region.slug,
@@ -48,13 +50,13 @@ def list_regions(session: Session, principal: Principal) -> list[RegionRead]:
 def list_countries(session: Session, filters: CountryFilter) -> list[Country]:
     query = select(Country).order_by(Country.name)
     if filters.region:
-        query = query.where(Country.region_slug.in_(filters.region))
+        query = query.where(col(Country.region_slug).in_(filters.region))
     if filters.rome_statute_status:
-        query = query.where(Country.rome_statute_status.in_(filters.rome_statute_status))
+        query = query.where(col(Country.rome_statute_status).in_(filters.rome_statute_status))
     if filters.apic_status:
-        query = query.where(Country.apic_status.in_(filters.apic_status))
+        query = query.where(col(Country.apic_status).in_(filters.apic_status))
     if filters.kampala_status:
-        query = query.where(Country.kampala_status.in_(filters.kampala_status))
+        query = query.where(col(Country.kampala_status).in_(filters.kampala_status))
     return list(session.scalars(query).all())
 
 
@@ -134,7 +136,9 @@ def country_history(session: Session, iso3: str) -> list[CountryStatusChange]:
     return list(
         session.scalars(
             select(CountryStatusChange)
-            .where(CountryStatusChange.country_iso3 == country.iso3)
-            .order_by(CountryStatusChange.changed_at.desc(), CountryStatusChange.id.desc())
+            .where(col(CountryStatusChange.country_iso3) == country.iso3)
+            .order_by(
+                col(CountryStatusChange.changed_at).desc(), col(CountryStatusChange.id).desc()
+            )
         ).all()
     )

@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from app.core.settings import PROJECT_ROOT
+from app.core.types import jsonable
 from app.countries.models import (
     ApicStatus,
     Country,
@@ -29,8 +31,6 @@ from app.countries.models import (
 )
 from app.countries.regions import REGION_BY_DATA_NAME
 from app.countries.service import apply_status_change
-from app.core.settings import PROJECT_ROOT
-from app.core.types import jsonable
 
 TREATY_DATA_FILE = PROJECT_ROOT / "data" / "rome_statute_status.csv"
 DATA_ACTOR = "data:rome_statute_status.csv"

@@ -4,8 +4,7 @@ import math
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.accounts.principal import Principal
 from app.core.audit import record_audit
@@ -16,7 +15,9 @@ from app.members.schemas import CustomFieldCreate
 
 def list_custom_fields(session: Session) -> list[CustomFieldDefinition]:
     return list(
-        session.scalars(select(CustomFieldDefinition).order_by(CustomFieldDefinition.key)).all()
+        session.scalars(
+            select(CustomFieldDefinition).order_by(col(CustomFieldDefinition.key))
+        ).all()
     )
 
 
@@ -30,7 +31,7 @@ def create_custom_field(
     if len(set(data.choices)) != len(data.choices):
         raise ValidationFailed("Choices must not repeat", field="choices")
     existing = session.scalars(
-        select(CustomFieldDefinition).where(CustomFieldDefinition.key == data.key)
+        select(CustomFieldDefinition).where(col(CustomFieldDefinition.key) == data.key)
     ).first()
     if existing is not None:
         raise Conflict(f"A custom field with key {data.key!r} exists already", field="key")
@@ -52,7 +53,7 @@ def delete_custom_field(session: Session, principal: Principal, key: str) -> Non
     """Removes the definition; values stay on the organisations (and in exports) as they
     were, so nothing is lost if the field is defined again."""
     definition = session.scalars(
-        select(CustomFieldDefinition).where(CustomFieldDefinition.key == key)
+        select(CustomFieldDefinition).where(col(CustomFieldDefinition.key) == key)
     ).first()
     if definition is None:
         raise NotFound(f"No custom field with key {key!r}")

@@ -112,8 +112,9 @@ class OrganizationFocusArea(SQLModel, table=True):
 
     __tablename__ = "organization_focus_areas"
 
-    organization_id: int = Field(
-        foreign_key="organizations.id", primary_key=True, ondelete="CASCADE"
+    # Optional only until the row is attached to its organisation.
+    organization_id: int | None = Field(
+        default=None, foreign_key="organizations.id", primary_key=True, ondelete="CASCADE"
     )
     focus_area: str = Field(primary_key=True, max_length=60, index=True)
 
@@ -124,8 +125,9 @@ class OrganizationLanguage(SQLModel, table=True):
     __tablename__ = "organization_languages"
     __table_args__ = (UniqueConstraint("organization_id", "language"),)
 
-    organization_id: int = Field(
-        foreign_key="organizations.id", primary_key=True, ondelete="CASCADE"
+    # Optional only until the row is attached to its organisation.
+    organization_id: int | None = Field(
+        default=None, foreign_key="organizations.id", primary_key=True, ondelete="CASCADE"
     )
     position: int = Field(primary_key=True)
     language: str = Field(max_length=8, index=True)

@@ -10,8 +10,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
-from sqlmodel import Session
+from sqlalchemy import and_, exists, func, or_, tuple_
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.accounts.principal import Principal
 from app.accounts.scoping import visible_contacts, visible_organizations
@@ -45,42 +46,42 @@ MAX_PAGE_SIZE = 500
 
 def filtered_organizations(
     session: Session, principal: Principal, filters: OrganizationFilter
-) -> Select[tuple[Organization]]:
+) -> SelectOfScalar[Organization]:
     """The organisations the principal may see that match the filters (unordered)."""
     for code in filters.country:
         require_country(session, code, field="country")
     query = visible_organizations(principal)
     if not filters.include_archived and MembershipStatus.archived not in filters.membership_status:
-        query = query.where(Organization.membership_status != MembershipStatus.archived)
+        query = query.where(col(Organization.membership_status) != MembershipStatus.archived)
     if filters.membership_status:
-        query = query.where(Organization.membership_status.in_(filters.membership_status))
+        query = query.where(col(Organization.membership_status).in_(filters.membership_status))
     if filters.country:
-        query = query.where(Organization.country_iso3.in_(filters.country))
+        query = query.where(col(Organization.country_iso3).in_(filters.country))
     if filters.type:
-        query = query.where(Organization.type.in_(filters.type))
+        query = query.where(col(Organization.type).in_(filters.type))
     country_conditions = []
     if filters.region:
-        country_conditions.append(Country.region_slug.in_(filters.region))
+        country_conditions.append(col(Country.region_slug).in_(filters.region))
     if filters.rome_statute_status:
-        country_conditions.append(Country.rome_statute_status.in_(filters.rome_statute_status))
+        country_conditions.append(col(Country.rome_statute_status).in_(filters.rome_statute_status))
     if filters.apic_status:
-        country_conditions.append(Country.apic_status.in_(filters.apic_status))
+        country_conditions.append(col(Country.apic_status).in_(filters.apic_status))
     if country_conditions:
         query = query.where(
-            Organization.country_iso3.in_(select(Country.iso3).where(*country_conditions))
+            col(Organization.country_iso3).in_(select(Country.iso3).where(*country_conditions))
         )
     if filters.focus_area:
         query = query.where(
             exists().where(
-                OrganizationFocusArea.organization_id == Organization.id,
-                OrganizationFocusArea.focus_area.in_(filters.focus_area),
+                col(OrganizationFocusArea.organization_id) == Organization.id,
+                col(OrganizationFocusArea.focus_area).in_(filters.focus_area),
             )
         )
     if filters.language:
         query = query.where(
             exists().where(
-                OrganizationLanguage.organization_id == Organization.id,
-                OrganizationLanguage.language.in_(filters.language),
+                col(OrganizationLanguage.organization_id) == Organization.id,
+                col(OrganizationLanguage.language).in_(filters.language),
             )
         )
     if filters.q:
@@ -94,12 +95,15 @@ def _text_matches(text: str) -> Any:
     `autoescape` makes % and _ in the user's text literal, not wildcards.
     """
     contact_match = exists().where(
-        Contact.organization_id == Organization.id,
-        or_(Contact.name.icontains(text, autoescape=True), Contact.email.icontains(text, autoescape=True)),
+        col(Contact.organization_id) == Organization.id,
+        or_(
+            col(Contact.name).icontains(text, autoescape=True),
+            col(Contact.email).icontains(text, autoescape=True),
+        ),
     )
     return or_(
-        Organization.name.icontains(text, autoescape=True),
-        Organization.acronym.icontains(text, autoescape=True),  # type: ignore[union-attr]
+        col(Organization.name).icontains(text, autoescape=True),
+        col(Organization.acronym).icontains(text, autoescape=True),
         contact_match,
     )
 
@@ -122,14 +126,18 @@ def list_organizations(
     """A page in (name, id) order; the cursor is the last row's key, so walking the pages
     yields every match exactly once even while other rows are added."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE_SIZE}", field="limit", location="query")
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_PAGE_SIZE}", field="limit", location="query"
+        )
     query = filtered_organizations(session, principal, filters)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     if cursor:
         after_name, after_id = decode_cursor(cursor)
         query = query.where(tuple_(Organization.name, Organization.id) > (after_name, after_id))
     rows = list(
-        session.scalars(query.order_by(Organization.name, Organization.id).limit(limit + 1)).all()
+        session.scalars(
+            query.order_by(col(Organization.name), col(Organization.id)).limit(limit + 1)
+        ).all()
     )
     items = rows[:limit]
     next_cursor = encode_cursor(items[-1]) if len(rows) > limit else None
@@ -158,7 +166,7 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
 
 def get_organization(session: Session, principal: Principal, organization_id: int) -> Organization:
     organization = session.scalars(
-        visible_organizations(principal).where(Organization.id == organization_id)
+        visible_organizations(principal).where(col(Organization.id) == organization_id)
     ).first()
     if organization is None:
         raise NotFound(f"No organisation with id {organization_id}")
@@ -174,7 +182,9 @@ def regions_of(session: Session, organizations: list[Organization]) -> dict[str,
     if not codes:
         return {}
     return dict(
-        session.execute(select(Country.iso3, Country.region_slug).where(Country.iso3.in_(codes))).all()  # type: ignore[arg-type]
+        session.execute(
+            select(Country.iso3, Country.region_slug).where(col(Country.iso3).in_(codes))
+        ).all()
     )
 
 
@@ -188,8 +198,11 @@ def organization_history(
     return list(
         session.scalars(
             select(AuditEntry)
-            .where(AuditEntry.target_type == "organization", AuditEntry.target_id.in_(target_ids))
-            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())  # type: ignore[union-attr]
+            .where(
+                col(AuditEntry.target_type) == "organization",
+                col(AuditEntry.target_id).in_(target_ids),
+            )
+            .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
         ).all()
     )
 
@@ -201,7 +214,7 @@ def _merged_into_ids(session: Session, organization_id: int) -> list[int]:
     while frontier:
         children = list(
             session.scalars(
-                select(Organization.id).where(Organization.merged_into_id.in_(frontier))  # type: ignore[union-attr]
+                select(Organization.id).where(col(Organization.merged_into_id).in_(frontier))
             ).all()
         )
         found.extend(c for c in children if c is not None)
@@ -289,7 +302,9 @@ def update_organization(
     session: Session, principal: Principal, organization_id: int, data: OrganizationUpdate
 ) -> Organization:
     organization = get_organization(session, principal, organization_id)
-    apply_organization_changes(session, principal, organization, data.model_dump(exclude_unset=True))
+    apply_organization_changes(
+        session, principal, organization, data.model_dump(exclude_unset=True)
+    )
     return organization
 
 
@@ -432,7 +447,10 @@ _SUBSCRIPTION_STRICTNESS = {
 
 
 def _combine_contacts(*, keep: Contact, drop: Contact) -> None:
-    if _SUBSCRIPTION_STRICTNESS[drop.subscription_status] > _SUBSCRIPTION_STRICTNESS[keep.subscription_status]:
+    if (
+        _SUBSCRIPTION_STRICTNESS[drop.subscription_status]
+        > _SUBSCRIPTION_STRICTNESS[keep.subscription_status]
+    ):
         keep.subscription_status = drop.subscription_status
         keep.paused_until = drop.paused_until
     keep.hard_bounce_count = max(keep.hard_bounce_count, drop.hard_bounce_count)
@@ -456,13 +474,17 @@ def list_contacts(session: Session, principal: Principal, organization_id: int) 
     organization = get_organization(session, principal, organization_id)
     return list(
         session.scalars(
-            select(Contact).where(Contact.organization_id == organization.id).order_by(Contact.id)
+            select(Contact)
+            .where(col(Contact.organization_id) == organization.id)
+            .order_by(col(Contact.id))
         ).all()
     )
 
 
 def get_contact(session: Session, principal: Principal, contact_id: int) -> Contact:
-    contact = session.scalars(visible_contacts(principal).where(Contact.id == contact_id)).first()
+    contact = session.scalars(
+        visible_contacts(principal).where(col(Contact.id) == contact_id)
+    ).first()
     if contact is None:
         raise NotFound(f"No contact with id {contact_id}")
     return contact
@@ -489,14 +511,12 @@ def _ensure_email_free(
     session: Session, organization_id: int, email: str, *, except_id: int | None = None
 ) -> None:
     query = select(Contact.id).where(
-        and_(Contact.organization_id == organization_id, Contact.email == email)
+        and_(col(Contact.organization_id) == organization_id, col(Contact.email) == email)
     )
     if except_id is not None:
-        query = query.where(Contact.id != except_id)
+        query = query.where(col(Contact.id) != except_id)
     if session.scalar(query) is not None:
-        raise Conflict(
-            f"This organisation already has a contact with email {email}", field="email"
-        )
+        raise Conflict(f"This organisation already has a contact with email {email}", field="email")
 
 
 def create_contact(
