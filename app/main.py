@@ -2,12 +2,15 @@
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app.core.db import session_scope
 from app.core.http import install_error_handlers
 from app.countries.router import router as countries_router
 from app.members.router import router as members_router
+from app.web.router import router as web_router
+from app.web.templating import STATIC_DIR
 
 
 def create_app() -> FastAPI:
@@ -18,6 +21,8 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.include_router(countries_router)
     app.include_router(members_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:

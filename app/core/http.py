@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 
 from app.accounts.principal import Principal, api_principal
@@ -14,6 +14,8 @@ from app.core.db import get_session
 from app.core.errors import DomainError
 
 SessionDep = Annotated[Session, Depends(get_session)]
+# Ids in paths fit the database's integer column; larger numbers are a 422, not a 500.
+ResourceId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 PrincipalDep = Annotated[Principal, Depends(api_principal)]
 
 
@@ -32,6 +34,19 @@ def install_error_handlers(app: FastAPI) -> None:
             for item in error.errors()
         ]
         return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
+
+    @app.exception_handler(DataError)
+    async def data_error(_request: Request, _error: DataError) -> JSONResponse:
+        # A value the database refuses (e.g. a NUL byte in text) that validation let by.
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": [
+                    {"loc": ["body"], "msg": "A value is not acceptable to the database",
+                     "type": "DataError"}
+                ]
+            },
+        )
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(_request: Request, _error: IntegrityError) -> JSONResponse:

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.countries.models import (
     STATUS_FIELDS,
@@ -86,6 +86,13 @@ class CountryStatusUpdate(BaseModel):
     kampala_status: KampalaStatus | None = None
     kampala_date: date | None = None
     implementing_legislation: ImplementingLegislation | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _source_is_text(cls, value: str) -> str:
+        if "\x00" in value or not value.strip():
+            raise ValueError("must be non-blank text naming where the change comes from")
+        return value
 
     @model_validator(mode="after")
     def _statuses_are_not_null(self) -> "CountryStatusUpdate":
