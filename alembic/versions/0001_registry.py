@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
         sa.Column("target_type", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("target_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("organization_id", sa.Integer(), nullable=True),
         sa.Column("before", sa.JSON(), nullable=True),
         sa.Column("after", sa.JSON(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
@@ -45,6 +46,9 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_entries_action"), ["action"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_entries_at"), ["at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_audit_entries_organization_id"), ["organization_id"], unique=False
+        )
 
     op.create_table(
         "custom_field_definitions",
@@ -408,6 +412,7 @@ def downgrade() -> None:
     op.drop_table("regions")
     op.drop_table("custom_field_definitions")
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_entries_organization_id"))
         batch_op.drop_index(batch_op.f("ix_audit_entries_at"))
         batch_op.drop_index(batch_op.f("ix_audit_entries_action"))
 

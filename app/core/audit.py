@@ -19,6 +19,9 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=80, index=True)
     target_type: str = Field(max_length=40)
     target_id: str = Field(max_length=40)
+    # The organisation a change concerns (its own or one of its contacts'), so that an
+    # organisation's timeline is one indexed query. No foreign key: the log outlives rows.
+    organization_id: int | None = Field(default=None, index=True)
     before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     note: str | None = Field(default=None, sa_type=Text)
@@ -34,12 +37,14 @@ def record_audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     note: str | None = None,
+    organization_id: int | None = None,
 ) -> AuditEntry:
     entry = AuditEntry(
         actor=actor,
         action=action,
         target_type=target_type,
         target_id=str(target_id),
+        organization_id=organization_id,
         before=jsonable(before) if before is not None else None,
         after=jsonable(after) if after is not None else None,
         note=note,

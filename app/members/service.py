@@ -191,17 +191,14 @@ def regions_of(session: Session, organizations: list[Organization]) -> dict[str,
 def organization_history(
     session: Session, principal: Principal, organization_id: int
 ) -> list[AuditEntry]:
-    """The audit trail of an organisation, including those merged into it."""
+    """The organisation's timeline: its own changes and its contacts', including those
+    of organisations merged into it."""
     organization = get_organization(session, principal, organization_id)
-    merged_ids = _merged_into_ids(session, organization.id or 0)
-    target_ids = [str(i) for i in [organization.id, *merged_ids]]
+    organization_ids = [organization.id, *_merged_into_ids(session, organization.id or 0)]
     return list(
         session.scalars(
             select(AuditEntry)
-            .where(
-                col(AuditEntry.target_type) == "organization",
-                col(AuditEntry.target_id).in_(target_ids),
-            )
+            .where(col(AuditEntry.organization_id).in_(organization_ids))
             .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
         ).all()
     )
@@ -293,6 +290,7 @@ def create_organization(
         action="organization.create",
         target_type="organization",
         target_id=organization.id,
+        organization_id=organization.id,
         after=snapshot(organization),
     )
     return organization
@@ -339,6 +337,7 @@ def apply_organization_changes(
         action="organization.update",
         target_type="organization",
         target_id=organization.id,
+        organization_id=organization.id,
         before=old,
         after=new,
     )
@@ -425,6 +424,7 @@ def merge_organizations(
         action="organization.merge",
         target_type="organization",
         target_id=source.id,
+        organization_id=source.id,
         after={"merged_into_id": target.id, "contacts_moved": moved, "contacts_combined": combined},
     )
     record_audit(
@@ -433,6 +433,7 @@ def merge_organizations(
         action="organization.merge_received",
         target_type="organization",
         target_id=target.id,
+        organization_id=target.id,
         after={"merged_from_id": source.id, "contacts_moved": moved, "contacts_combined": combined},
     )
     session.expire(target, ["contacts"])
@@ -534,6 +535,7 @@ def create_contact(
         action="contact.create",
         target_type="contact",
         target_id=contact.id,
+        organization_id=contact.organization_id,
         after=contact_snapshot(contact),
     )
     return contact
@@ -567,6 +569,7 @@ def apply_contact_changes(
         action="contact.update",
         target_type="contact",
         target_id=contact.id,
+        organization_id=contact.organization_id,
         before=old,
         after=new,
     )
@@ -581,6 +584,7 @@ def delete_contact(session: Session, principal: Principal, contact_id: int) -> N
         action="contact.delete",
         target_type="contact",
         target_id=contact.id,
+        organization_id=contact.organization_id,
         before=contact_snapshot(contact),
     )
     session.delete(contact)

@@ -105,3 +105,17 @@ def test_contacts_of_unknown_organisation_are_404(client: TestClient) -> None:
     assert response.status_code == 404
     assert client.patch("/api/contacts/424242", json={"name": "Y"}).status_code == 404
     assert client.delete("/api/contacts/424242").status_code == 404
+
+
+def test_contact_changes_appear_on_the_organisation_timeline(
+    client: TestClient, session: Session
+) -> None:
+    org = make_organization(session, name="Timeline", country="ARG")
+    session.flush()
+    contact = client.post(
+        f"/api/organizations/{org.id}/contacts", json={"name": "Ana", "email": "ana@example.org"}
+    ).json()
+    client.patch(f"/api/contacts/{contact['id']}", json={"role": "legal"})
+    client.delete(f"/api/contacts/{contact['id']}")
+    actions = [h["action"] for h in client.get(f"/api/organizations/{org.id}/history").json()]
+    assert actions == ["contact.delete", "contact.update", "contact.create", "organization.create"]
