@@ -1,14 +1,17 @@
 """create_app(): routers, middleware, error handlers."""
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.db import session_scope
 from app.core.http import install_error_handlers
 from app.countries.router import router as countries_router
 from app.members.router import router as members_router
+from app.web.router import not_found_page
 from app.web.router import router as web_router
 from app.web.templating import STATIC_DIR
 
@@ -23,6 +26,13 @@ def create_app() -> FastAPI:
     app.include_router(members_router)
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def not_found_as_page(request: Request, error: StarletteHTTPException) -> Response:
+        # People who mistype a page address get a page; API clients keep JSON.
+        if error.status_code == 404 and not request.url.path.startswith(("/api/", "/static/")):
+            return not_found_page(request, "There is no page at this address.")
+        return await http_exception_handler(request, error)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from app.core.http import PrincipalDep, SessionDep
 from app.countries import service
@@ -13,6 +13,9 @@ from app.countries.schemas import (
 )
 
 router = APIRouter(prefix="/api", tags=["countries"])
+CountryCode = Annotated[
+    str, Path(pattern="^[A-Za-z]{3}$", description="ISO 3166-1 alpha-3, e.g. KEN")
+]
 
 
 @router.get("/regions", response_model=list[RegionRead])
@@ -28,19 +31,19 @@ def list_countries(
 
 
 @router.get("/countries/{iso3}", response_model=CountryRead)
-def get_country(session: SessionDep, iso3: str) -> CountryRead:
+def get_country(session: SessionDep, iso3: CountryCode) -> CountryRead:
     return CountryRead.from_country(service.get_country(session, iso3))
 
 
 @router.patch("/countries/{iso3}", response_model=CountryRead)
 def update_country_status(
-    session: SessionDep, principal: PrincipalDep, iso3: str, update: CountryStatusUpdate
+    session: SessionDep, principal: PrincipalDep, iso3: CountryCode, update: CountryStatusUpdate
 ) -> CountryRead:
     return CountryRead.from_country(service.update_country_status(session, principal, iso3, update))
 
 
 @router.get("/countries/{iso3}/history", response_model=list[CountryHistoryEntry])
-def country_history(session: SessionDep, iso3: str) -> list[CountryHistoryEntry]:
+def country_history(session: SessionDep, iso3: CountryCode) -> list[CountryHistoryEntry]:
     return [
         CountryHistoryEntry.model_validate(entry)
         for entry in service.country_history(session, iso3)

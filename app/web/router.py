@@ -111,7 +111,7 @@ def _parse_id(text: str) -> int | None:
     return int(text) if 0 < int(text) <= _MAX_ID else None
 
 
-def _not_found(request: Request, message: str) -> HTMLResponse:
+def not_found_page(request: Request, message: str) -> HTMLResponse:
     return templates.TemplateResponse(
         request, "not_found.html", {"message": message, "section": None}, status_code=404
     )
@@ -181,11 +181,11 @@ def organization_page(
 ) -> Response:
     identifier = _parse_id(organization_id)
     if identifier is None:
-        return _not_found(request, f"There is no organisation with id {organization_id!r}.")
+        return not_found_page(request, f"There is no organisation with id {organization_id!r}.")
     try:
         organization = members.get_organization(session, principal, identifier)
     except NotFound:
-        return _not_found(request, f"There is no organisation with id {identifier}.")
+        return not_found_page(request, f"There is no organisation with id {identifier}.")
     country = countries.get_country(session, organization.country_iso3)
     regions = {str(region.slug): region.name for region in _regions(session, principal)}
     definitions = {d.key: d for d in list_custom_fields(session)}
@@ -239,7 +239,7 @@ def country_page(
             raise NotFound(iso3)
         country = countries.get_country(session, iso3)
     except NotFound:
-        return _not_found(request, f"There is no country with the code {iso3!r}.")
+        return not_found_page(request, f"There is no country with the code {iso3!r}.")
     if country.iso3 != iso3:
         return RedirectResponse(f"/countries/{country.iso3}", status_code=301)
     regions = {str(region.slug): region.name for region in _regions(session, principal)}

@@ -68,3 +68,11 @@ def test_patch_rejects_bad_input_and_changes_nothing(client: TestClient) -> None
 def test_unknown_country_is_404(client: TestClient) -> None:
     assert client.get("/api/countries/XYZ").status_code == 404
     assert client.patch("/api/countries/XYZ", json={"apic_status": "party", "source": "s"}).status_code == 404
+
+
+def test_malformed_country_code_in_path_is_422(client: TestClient) -> None:
+    for code in ("K%00N", "KENYA", "12A"):
+        response = client.get(f"/api/countries/{code}")
+        assert response.status_code == 422, code
+        assert "iso3" in response.json()["detail"][0]["loc"]
+    assert client.get("/api/countries/ken").json()["iso3"] == "KEN"

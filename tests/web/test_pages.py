@@ -331,3 +331,13 @@ def test_stylesheet_is_served(client: TestClient) -> None:
 def test_pages_stay_out_of_the_api_docs(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert not [path for path in paths if not path.startswith(("/api", "/healthz"))]
+
+
+def test_unknown_page_address_is_an_html_404_but_api_stays_json(client: TestClient) -> None:
+    page = client.get("/no-such-page")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "There is no page at this address." in page.text
+    api = client.get("/api/no-such-thing")
+    assert api.status_code == 404
+    assert api.json() == {"detail": "Not Found"}
