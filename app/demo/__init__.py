@@ -1,0 +1,1 @@
+"""Demonstration data: a deterministic, plausible member registry (`coalition demo seed`)."""
