@@ -1,10 +1,12 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
 
 from app.core.http import PrincipalDep, SessionDep
-from app.members import custom_fields, service
+from app.members import custom_fields, service, spreadsheet
 from app.members.models import Organization
 from app.members.schemas import (
     ContactCreate,
@@ -12,14 +14,15 @@ from app.members.schemas import (
     ContactUpdate,
     CustomFieldCreate,
     CustomFieldRead,
+    ImportReport,
     MergeRequest,
     OrganizationCreate,
+    OrganizationFilter,
     OrganizationListQuery,
     OrganizationPage,
     OrganizationRead,
     OrganizationUpdate,
 )
-from sqlmodel import Session
 
 router = APIRouter(prefix="/api", tags=["members"])
 
@@ -38,7 +41,8 @@ class AuditEntryRead(BaseModel):
 
 
 def _read(session: Session, organization: Organization) -> OrganizationRead:
-    return OrganizationRead.from_organization(organization, service.region_of(session, organization))
+    region = service.region_of(session, organization)
+    return OrganizationRead.from_organization(organization, region)
 
 
 @router.get("/organizations", response_model=OrganizationPage)
@@ -52,9 +56,7 @@ def list_organizations(
     )
     regions = service.regions_of(session, page.items)
     return OrganizationPage(
-        items=[
-            OrganizationRead.from_organization(o, regions[o.country_iso3]) for o in page.items
-        ],
+        items=[OrganizationRead.from_organization(o, regions[o.country_iso3]) for o in page.items],
         next_cursor=page.next_cursor,
         total=page.total,
     )
@@ -65,6 +67,49 @@ def create_organization(
     session: SessionDep, principal: PrincipalDep, data: OrganizationCreate
 ) -> OrganizationRead:
     return _read(session, service.create_organization(session, principal, data))
+
+
+# The import and export routes come before /organizations/{organization_id}, or
+# "export.csv" would be read as an id.
+
+
+@router.post("/organizations/import", response_model=ImportReport)
+def import_organizations(
+    session: SessionDep,
+    principal: PrincipalDep,
+    file: Annotated[UploadFile, File(description="CSV in the format of docs/import-format.md")],
+    dry_run: Annotated[bool, Query(description="Check and count, change nothing")] = False,
+    dry_run_form: Annotated[
+        bool, Form(alias="dry_run", description="The same flag, sent as a form field")
+    ] = False,
+) -> ImportReport:
+    """Create and update organisations and contacts from a CSV file, one row per contact.
+
+    Rows that fail are reported with their row number and reason; the others are
+    applied. `dry_run` (as a query parameter or a form field) reports without changing
+    anything.
+    """
+    return spreadsheet.import_members(
+        session, principal, file.file, dry_run=dry_run or dry_run_form
+    )
+
+
+@router.get(
+    "/organizations/export.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "CSV, one row per contact"}},
+)
+def export_organizations(
+    session: SessionDep, principal: PrincipalDep, filters: Annotated[OrganizationFilter, Query()]
+) -> StreamingResponse:
+    """The organisations matching the filters of GET /api/organizations, as CSV in the
+    import format (with a byte-order mark so that spreadsheets read it as UTF-8)."""
+    export = spreadsheet.export_members(session, principal, filters)
+    return StreamingResponse(
+        export.csv_chunks(bom=True),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+    )
 
 
 @router.get("/organizations/{organization_id}", response_model=OrganizationRead)

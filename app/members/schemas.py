@@ -19,8 +19,8 @@ from app.countries.models import ApicStatus, RomeStatuteStatus
 from app.countries.regions import RegionSlug
 from app.members.models import (
     BounceStatus,
-    ContactRole,
     Contact,
+    ContactRole,
     CustomFieldType,
     MembershipStatus,
     Organization,
@@ -60,6 +60,13 @@ def _website(value: str) -> str:
     return url
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here with a message, not a 500 later.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def _single_line(value: str) -> str:
     # Names end up in mail headers and CSV cells: no line breaks or control characters.
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
@@ -90,7 +97,7 @@ PersonName = Annotated[
 Acronym = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_single_line)
 ]
-LongText = Annotated[str, StringConstraints(max_length=10_000)]
+LongText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_no_nul)]
 # bool is listed so that true/false reach validation as booleans, not as 1/0.
 CustomValue = str | bool | int | float | None
 
@@ -197,9 +204,12 @@ class OrganizationFilter(BaseModel):
 
     region: list[RegionSlug] = Field(default_factory=list)
     country: list[CountryCode] = Field(default_factory=list)
-    q: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
-        default=None, description="Text in name, acronym, contact names or emails"
-    )
+    q: (
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_no_nul)
+        ]
+        | None
+    ) = Field(default=None, description="Text in name, acronym, contact names or emails")
     focus_area: list[FocusArea] = Field(default_factory=list)
     language: list[LanguageCode] = Field(default_factory=list)
     type: list[OrganizationType] = Field(default_factory=list)
@@ -226,7 +236,7 @@ class OrganizationListQuery(OrganizationFilter):
 class MergeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    into: int = Field(description="The organisation that keeps everything")
+    into: int = Field(ge=1, le=2_147_483_647, description="The organisation that keeps everything")
 
 
 class ContactFields(BaseModel):
@@ -313,3 +323,25 @@ class CustomFieldRead(BaseModel):
     field_type: CustomFieldType
     choices: list[str]
     required: bool
+
+
+class ImportCounts(BaseModel):
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class ImportRejection(BaseModel):
+    row: int = Field(description="Row number as a spreadsheet shows it: the header is row 1")
+    reason: str = Field(description="What was wrong, starting with the column's name")
+
+
+class ImportReport(BaseModel):
+    """What an import did (or, for a dry run, would do)."""
+
+    dry_run: bool
+    rows: int = Field(description="Data rows read (blank rows are skipped)")
+    organizations: ImportCounts = Field(default_factory=ImportCounts)
+    contacts: ImportCounts = Field(default_factory=ImportCounts)
+    rejected: int = Field(default=0, description="Rows not applied; see rejected_rows")
+    rejected_rows: list[ImportRejection] = Field(default_factory=list)

@@ -1,0 +1,893 @@
+"""Import and export of the member registry as CSV, one row per contact.
+
+Columns
+-------
+
+The first row names the columns; their order is free, and only the columns present in
+a file are applied. `organization_name` and `country` are required; every other column
+may be left out. An organisation with no contacts is one row whose contact columns are
+empty. Rows of the same organisation repeat its columns, and must agree on them.
+
+Organisation columns (repeated on each of its contact rows):
+
+===============================  ==========================================================
+``organization_name``            name (required). Matched case-insensitively.
+``organization_acronym``         acronym
+``country``                      ISO 3166-1 alpha-3 code, e.g. ``KEN`` (required)
+``organization_type``            ngo, bar_association, academic, faith_based, network,
+                                 media, other
+``focus_areas``                  tags separated by ``;``, e.g. ``victims-rights;apic``
+``languages``                    ISO 639-1 codes separated by ``;``, most used first,
+                                 e.g. ``fr;en``
+``membership_status``            applicant, active, lapsed, suspended, archived
+``joined_on``                    date, ``YYYY-MM-DD``
+``website``                      ``http://`` or ``https://`` address
+``address``                      postal address (may span several lines)
+``notes``                        free text
+``custom:<key>``                 one column per custom field an admin defined (and, on
+                                 export, per key still stored on an organisation): text,
+                                 a number, a date ``YYYY-MM-DD`` or one of the choices
+===============================  ==========================================================
+
+Contact columns (empty on the row of an organisation without contacts):
+
+===============================  ==========================================================
+``contact_name``                 the person's name
+``contact_email``                email; with the organisation, identifies the contact
+``contact_role``                 focal_point, director, communications, legal, other
+``contact_language``             preferred language, ISO 639-1 code
+``contact_subscription_status``  subscribed, unsubscribed, paused
+``contact_paused_until``         date, ``YYYY-MM-DD``
+``contact_consent_at``           when consent was given, ISO 8601, e.g.
+                                 ``2024-03-01T09:30:00+00:00`` (no zone: read as UTC)
+``contact_consent_method``       how consent was given, free text
+``contact_bounce_status``        ok, soft, hard
+``contact_hard_bounce_count``    whole number, 0 or more
+``contact_soft_bounce_count``    whole number, 0 or more
+``contact_last_bounced_at``      when the last bounce happened, ISO 8601
+===============================  ==========================================================
+
+Import rules
+------------
+
+- An organisation matches an existing one with the same name (ignoring case) and
+  country among those the importer may see; otherwise it is created. Where several
+  match, the row is rejected unless exactly one of them is not archived. A contact
+  matches the organisation's contact with the same email (ignoring case); otherwise
+  it is created. Nothing is deleted: contacts missing from the file stay.
+- An empty cell clears an optional field (acronym, focus areas, joined_on, website,
+  address, notes, custom fields, paused_until, consent). Fields that always have a
+  value (organisation type, membership status, languages, contact name, role,
+  language, subscription status, bounce columns) keep their current value when the
+  cell is empty, or take their default on a new record.
+- Bounce columns restore the bounce state on a new contact, and may raise it on an
+  existing one, but never lower what the registry holds: an import cannot make a
+  bounced address mailable again.
+- Each row is checked with the same rules as the API. A row that fails is rejected as
+  a whole (nothing of it is applied) and reported with its number, counted as a
+  spreadsheet does (the header is row 1), and a reason naming the column; the other
+  rows are applied. A later row that disagrees with an earlier row of the same
+  organisation on an organisation column, or repeats a contact, is rejected.
+- Files are UTF-8, with or without a byte-order mark, at most 20 MB. Columns are
+  separated by commas; semicolon- or tab-separated files (as some spreadsheet locales
+  save them) are recognised from the header row. Unknown columns are an error, so that
+  a misspelt column is never silently ignored.
+- Importing the same file twice changes nothing the second time.
+
+Export writes the same columns, organisations in name order and contacts in the order
+they were added, so that exporting and importing into an empty registry reproduces it.
+Custom field definitions are not part of the file: define them before importing. Two
+organisations with the same name in the same country cannot be told apart by a file.
+
+A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (after
+any number of ``'``) is written with a ``'`` in front, so that a spreadsheet does not
+run it as a formula; import removes that one ``'`` again.
+"""
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import IO, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, NonNegativeInt, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+from sqlmodel import Session, col, select
+
+from app.accounts.principal import Principal
+from app.accounts.scoping import visible_organizations
+from app.core.audit import changed_fields, record_audit
+from app.core.errors import DomainError, ValidationFailed
+from app.core.types import utcnow
+from app.countries.models import Country
+from app.members import service
+from app.members.custom_fields import list_custom_fields
+from app.members.models import (
+    BounceStatus,
+    Contact,
+    CustomFieldDefinition,
+    MembershipStatus,
+    Organization,
+)
+from app.members.schemas import (
+    ContactCreate,
+    ContactUpdate,
+    ImportRejection,
+    ImportReport,
+    OrganizationCreate,
+    OrganizationFilter,
+    OrganizationUpdate,
+)
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+EXPORT_CHUNK_SIZE = 500
+CUSTOM_PREFIX = "custom:"
+REQUIRED_COLUMNS = ("organization_name", "country")
+
+# CSV column -> organisation schema field.
+ORGANIZATION_COLUMNS: dict[str, str] = {
+    "organization_name": "name",
+    "organization_acronym": "acronym",
+    "country": "country",
+    "organization_type": "type",
+    "focus_areas": "focus_areas",
+    "languages": "languages",
+    "membership_status": "membership_status",
+    "joined_on": "joined_on",
+    "website": "website",
+    "address": "address",
+    "notes": "notes",
+}
+# CSV column -> contact schema field (bounce fields are not in the contact schemas:
+# only bounce reports change them, so they have their own model below).
+CONTACT_COLUMNS: dict[str, str] = {
+    "contact_name": "name",
+    "contact_email": "email",
+    "contact_role": "role",
+    "contact_language": "language",
+    "contact_subscription_status": "subscription_status",
+    "contact_paused_until": "paused_until",
+    "contact_consent_at": "consent_at",
+    "contact_consent_method": "consent_method",
+    "contact_bounce_status": "bounce_status",
+    "contact_hard_bounce_count": "hard_bounce_count",
+    "contact_soft_bounce_count": "soft_bounce_count",
+    "contact_last_bounced_at": "last_bounced_at",
+}
+BOUNCE_FIELDS = ("bounce_status", "hard_bounce_count", "soft_bounce_count", "last_bounced_at")
+# Fields that always have a value: an empty cell keeps it (or takes the default).
+_KEEP_WHEN_EMPTY = {
+    "name",  # contact name; an organisation's name is required
+    "type",
+    "membership_status",
+    "languages",
+    "role",
+    "language",
+    "subscription_status",
+    *BOUNCE_FIELDS,
+}
+_LIST_FIELDS = {"focus_areas", "languages"}
+# Free text is taken as written; codes, dates and numbers are stripped.
+_VERBATIM_FIELDS = {"address", "notes", "consent_method"}
+
+_FORMULA_START = re.compile(r"^'*[=+\-@\t\r]")
+_ESCAPED_FORMULA = re.compile(r"^'+[=+\-@\t\r]")
+
+
+class _BounceState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bounce_status: BounceStatus | None = None
+    hard_bounce_count: NonNegativeInt | None = None
+    soft_bounce_count: NonNegativeInt | None = None
+    last_bounced_at: AwareDatetime | None = None
+
+
+_BOUNCE_SEVERITY = {BounceStatus.ok: 0, BounceStatus.soft: 1, BounceStatus.hard: 2}
+
+
+# --- reading the file ------------------------------------------------------------------
+
+
+@dataclass
+class ImportFile:
+    columns: list[str]
+    # (row number as a spreadsheet counts it, cells by column)
+    rows: list[tuple[int, dict[str, str]]]
+    rejected: list[ImportRejection] = field(default_factory=list)
+
+    @property
+    def custom_keys(self) -> list[str]:
+        return [c.removeprefix(CUSTOM_PREFIX) for c in self.columns if c.startswith(CUSTOM_PREFIX)]
+
+    @property
+    def has_contacts(self) -> bool:
+        return "contact_email" in self.columns
+
+
+def read_import_file(source: bytes | IO[bytes]) -> ImportFile:
+    """Decode and split the file; file-level problems raise ValidationFailed on `file`."""
+    data = source if isinstance(source, bytes) else source.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValidationFailed(
+            f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB: split it into "
+            "several files",
+            field="file",
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValidationFailed(
+            f"The file is not UTF-8 text (byte {error.start + 1}): save it as "
+            "'CSV UTF-8' from the spreadsheet",
+            field="file",
+        ) from None
+    if not text.strip():
+        raise ValidationFailed("The file is empty", field="file")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    try:
+        header = next(reader)
+        columns = [name.strip().lower() for name in header]
+        _check_columns(columns)
+        rows: list[tuple[int, dict[str, str]]] = []
+        rejected: list[ImportRejection] = []
+        for row_number, cells in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in cells):
+                continue  # blank rows that spreadsheets leave at the end
+            if len(cells) != len(columns):
+                rejected.append(
+                    ImportRejection(
+                        row=row_number,
+                        reason=f"has {len(cells)} cells but the header has {len(columns)} "
+                        "columns (a stray separator or quote?)",
+                    )
+                )
+                continue
+            rows.append(
+                (row_number, {c: _unescape(v) for c, v in zip(columns, cells, strict=True)})
+            )
+    except csv.Error as error:
+        raise ValidationFailed(
+            f"The file is not readable as CSV near line {reader.line_num}: {error}",
+            field="file",
+        ) from None
+    return ImportFile(columns=columns, rows=rows, rejected=rejected)
+
+
+def _delimiter(text: str) -> str:
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    counts = {delimiter: header.count(delimiter) for delimiter in (",", ";", "\t")}
+    return max(counts, key=lambda delimiter: counts[delimiter])
+
+
+def _check_columns(columns: list[str]) -> None:
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    if missing:
+        raise ValidationFailed(
+            f"Missing required column{'s' if len(missing) > 1 else ''}: {', '.join(missing)} "
+            f"(the first row must name the columns; found: {', '.join(columns) or 'none'})",
+            field="file",
+        )
+    repeated = sorted({name for name in columns if columns.count(name) > 1})
+    if repeated:
+        raise ValidationFailed(f"Columns named twice: {', '.join(repeated)}", field="file")
+    known = set(ORGANIZATION_COLUMNS) | set(CONTACT_COLUMNS)
+    unknown = [
+        name
+        for name in columns
+        if name not in known
+        and not (name.startswith(CUSTOM_PREFIX) and len(name) > len(CUSTOM_PREFIX))
+    ]
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown column{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
+            "(see docs/import-format.md; custom fields are named custom:<key>)",
+            field="file",
+        )
+    contact_given = [name for name in columns if name in CONTACT_COLUMNS]
+    if contact_given and "contact_email" not in columns:
+        raise ValidationFailed(
+            "Contact columns need a contact_email column: the email identifies the contact",
+            field="file",
+        )
+
+
+def _unescape(cell: str) -> str:
+    return cell[1:] if _ESCAPED_FORMULA.match(cell) else cell
+
+
+def _escape(cell: str) -> str:
+    return "'" + cell if _FORMULA_START.match(cell) else cell
+
+
+# --- importing -------------------------------------------------------------------------
+
+
+class _RowRejected(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+OrgKey = tuple[str, str]  # (case-folded name, ISO3)
+
+
+@dataclass
+class _OrganizationRow:
+    key: OrgKey
+    # schema field (or "custom:<key>") -> validated value, only for the columns given
+    values: dict[str, Any]
+
+
+@dataclass
+class _ContactRow:
+    email: str
+    changes: dict[str, Any]  # validated contact fields given in the row
+    bounce: _BounceState
+
+
+@dataclass
+class _Seen:
+    """What the file said about one organisation so far, for the agreement check."""
+
+    values: dict[str, tuple[Any, int]] = field(default_factory=dict)  # field -> (value, row)
+
+
+@dataclass
+class _Importer:
+    session: Session
+    principal: Principal
+    file: ImportFile
+    definitions: list[CustomFieldDefinition]
+    existing: dict[OrgKey, list[Organization]]
+    report: ImportReport
+    seen: dict[OrgKey, _Seen] = field(default_factory=dict)
+    # Organisations this import has applied rows to, the fields applied, and the outcome.
+    applied: dict[OrgKey, Organization] = field(default_factory=dict)
+    applied_fields: dict[OrgKey, set[str]] = field(default_factory=dict)
+    outcome: dict[OrgKey, str] = field(default_factory=dict)
+    contacts: dict[tuple[int, str], Contact] = field(default_factory=dict)
+    contact_rows: dict[tuple[OrgKey, str], int] = field(default_factory=dict)
+    existing_ids: set[int | None] = field(init=False)
+    countries: list[Country] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.existing_ids = {o.id for found in self.existing.values() for o in found}
+        # Held so that the services' country look-ups are answered from the session
+        # (it keeps only weak references to unchanged objects).
+        self.countries = list(
+            self.session.scalars(
+                select(Country).where(col(Country.iso3).in_(_countries(self.file)))
+            )
+        )
+
+    def run(self, progress: Callable[[int, int], None] | None) -> None:
+        total = len(self.file.rows)
+        for done, (row_number, cells) in enumerate(self.file.rows, start=1):
+            try:
+                self.import_row(row_number, cells)
+            except _RowRejected as rejection:
+                self.report.rejected_rows.append(
+                    ImportRejection(row=row_number, reason=rejection.reason)
+                )
+            if progress is not None:
+                progress(done, total)
+        counts = self.report.organizations
+        for outcome in self.outcome.values():
+            setattr(counts, outcome, getattr(counts, outcome) + 1)
+        self.report.rejected_rows.sort(key=lambda rejection: rejection.row)
+        self.report.rejected = len(self.report.rejected_rows)
+
+    def import_row(self, row_number: int, cells: dict[str, str]) -> None:
+        organization_row = self.parse_organization(cells)
+        self.check_agreement(organization_row, row_number)
+        contact_row = self.parse_contact(cells) if self.file.has_contacts else None
+        if contact_row is not None:
+            earlier = self.contact_rows.setdefault(
+                (organization_row.key, contact_row.email), row_number
+            )
+            if earlier != row_number:
+                raise _RowRejected(
+                    f"contact_email: {contact_row.email} appears already in row {earlier} "
+                    "for the same organisation"
+                )
+        savepoint = self.session.begin_nested()
+        stage = "organization"
+        try:
+            organization, organization_outcome = self.apply_organization(organization_row)
+            stage = "contact"
+            contact_outcome = None
+            if contact_row is not None:
+                contact, contact_outcome = self.apply_contact(organization, contact_row)
+            savepoint.commit()
+        except DomainError as error:
+            savepoint.rollback()
+            raise _RowRejected(_domain_reason(error, stage)) from None
+        except IntegrityError:
+            savepoint.rollback()
+            raise _RowRejected("conflicts with a change made at the same time; retry") from None
+        except BaseException:
+            savepoint.rollback()
+            raise
+        key = organization_row.key
+        self.applied[key] = organization
+        self.applied_fields.setdefault(key, set()).update(organization_row.values)
+        previous = self.outcome.get(key)
+        if previous is None or (previous == "unchanged" and organization_outcome == "updated"):
+            self.outcome[key] = organization_outcome
+        if contact_row is not None and contact_outcome is not None:
+            self.contacts[(organization.id or 0, contact.email)] = contact
+            counts = self.report.contacts
+            setattr(counts, contact_outcome, getattr(counts, contact_outcome) + 1)
+
+    # --- organisations
+
+    def parse_organization(self, cells: dict[str, str]) -> _OrganizationRow:
+        values: dict[str, Any] = {}
+        for column, name in ORGANIZATION_COLUMNS.items():
+            if column not in cells:
+                continue
+            raw = cells[column]
+            text = raw if name in _VERBATIM_FIELDS else raw.strip()
+            if not raw.strip():
+                if name in ("name", "country"):
+                    raise _RowRejected(f"{column}: required")
+                if name in _KEEP_WHEN_EMPTY:
+                    continue
+                values[name] = [] if name in _LIST_FIELDS else None
+            elif name in _LIST_FIELDS:
+                values[name] = [part.strip() for part in text.split(";") if part.strip()]
+            else:
+                values[name] = text
+        custom = self.custom_cells(cells)
+        try:
+            parsed = OrganizationUpdate(**values, custom_fields=custom or None)
+        except ValidationError as error:
+            raise _RowRejected(_pydantic_reason(error, ORGANIZATION_COLUMNS)) from None
+        validated = parsed.model_dump(exclude_unset=True, exclude={"custom_fields"})
+        for custom_key, value in custom.items():
+            validated[CUSTOM_PREFIX + custom_key] = value
+        key = ((parsed.name or "").casefold(), parsed.country or "")
+        return _OrganizationRow(key=key, values=validated)
+
+    def custom_cells(self, cells: dict[str, str]) -> dict[str, Any]:
+        defined = {definition.key for definition in self.definitions}
+        custom: dict[str, Any] = {}
+        for key in self.file.custom_keys:
+            text = cells[CUSTOM_PREFIX + key].strip()
+            if key not in defined and not text:
+                continue  # an undefined field left empty: nothing to say about it
+            custom[key] = text or None
+        return custom
+
+    def check_agreement(self, row: _OrganizationRow, row_number: int) -> None:
+        seen = self.seen.setdefault(row.key, _Seen())
+        differing: dict[int, list[str]] = {}
+        for name, value in row.values.items():
+            if name in seen.values and seen.values[name][0] != value:
+                differing.setdefault(seen.values[name][1], []).append(_column_of(name))
+        if differing:
+            earlier, columns = min(differing.items())
+            raise _RowRejected(
+                f"{', '.join(columns)}: differs from row {earlier} for the same "
+                "organisation; rows of one organisation must agree on its columns"
+            )
+        for name, value in row.values.items():
+            seen.values.setdefault(name, (value, row_number))
+
+    def apply_organization(self, row: _OrganizationRow) -> tuple[Organization, str]:
+        organization = self.applied.get(row.key) or self.match(row.key)
+        if organization is None:
+            return self.create_organization(row), "created"
+        done = self.applied_fields.get(row.key, set())
+        values = {name: value for name, value in row.values.items() if name not in done}
+        if not values:
+            return organization, "unchanged"
+        changes = _schema_values(values)
+        if "custom_fields" in changes:
+            changes["custom_fields"] = self.changed_custom_values(
+                organization, changes["custom_fields"]
+            )
+        data = OrganizationUpdate(**changes)
+        changed = service.apply_organization_changes(
+            self.session, self.principal, organization, data.model_dump(exclude_unset=True)
+        )
+        return organization, "updated" if changed else "unchanged"
+
+    def changed_custom_values(
+        self, organization: Organization, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Leave out values equal to what is stored for a field no longer defined, so that
+        re-importing an export does not trip over values kept from a deleted field."""
+        defined = {definition.key for definition in self.definitions}
+        return {
+            key: value
+            for key, value in values.items()
+            if key in defined
+            or _format_custom(organization.custom_fields.get(key)) != (value or "")
+        }
+
+    def create_organization(self, row: _OrganizationRow) -> Organization:
+        changes = _schema_values(row.values)
+        try:
+            data = OrganizationCreate(**changes)
+        except ValidationError as error:
+            raise _RowRejected(_pydantic_reason(error, ORGANIZATION_COLUMNS)) from None
+        organization = service.create_organization(self.session, self.principal, data)
+        # Nobody adds organisations they would not be allowed to see.
+        visible = self.session.scalar(
+            visible_organizations(self.principal)
+            .with_only_columns(col(Organization.id))
+            .where(col(Organization.id) == organization.id)
+        )
+        if visible is None:
+            raise _RowRejected(f"country: you may not add organisations in {data.country}")
+        return organization
+
+    def match(self, key: OrgKey) -> Organization | None:
+        candidates = self.existing.get(key, [])
+        if len(candidates) > 1:
+            current = [
+                o for o in candidates if o.membership_status is not MembershipStatus.archived
+            ]
+            candidates = current if len(current) == 1 else candidates
+        if len(candidates) > 1:
+            ids = ", ".join(str(o.id) for o in candidates)
+            raise _RowRejected(
+                f"organization_name: {len(candidates)} organisations have this name in "
+                f"{key[1]} (ids {ids}); merge or rename them first"
+            )
+        return candidates[0] if candidates else None
+
+    # --- contacts
+
+    def parse_contact(self, cells: dict[str, str]) -> _ContactRow | None:
+        given = {c: cells[c] for c in CONTACT_COLUMNS if c in cells}
+        if not any(value.strip() for value in given.values()):
+            return None
+        if not given["contact_email"].strip():
+            raise _RowRejected("contact_email: required on a row with contact details")
+        values: dict[str, Any] = {}
+        for column, raw in given.items():
+            name = CONTACT_COLUMNS[column]
+            if not raw.strip():
+                if name in _KEEP_WHEN_EMPTY:
+                    continue
+                values[name] = None
+            else:
+                values[name] = raw if name in _VERBATIM_FIELDS else raw.strip()
+        bounce_values = {name: values.pop(name) for name in BOUNCE_FIELDS if name in values}
+        if isinstance(values.get("consent_at"), str):
+            values["consent_at"] = _assume_utc(values["consent_at"])
+        if isinstance(bounce_values.get("last_bounced_at"), str):
+            bounce_values["last_bounced_at"] = _assume_utc(bounce_values["last_bounced_at"])
+        try:
+            parsed = ContactUpdate(**values)
+            bounce = _BounceState(**bounce_values)
+        except ValidationError as error:
+            raise _RowRejected(_pydantic_reason(error, CONTACT_COLUMNS)) from None
+        changes = parsed.model_dump(exclude_unset=True)
+        changes["email"] = changes["email"].lower()
+        return _ContactRow(email=changes["email"], changes=changes, bounce=bounce)
+
+    def apply_contact(self, organization: Organization, row: _ContactRow) -> tuple[Contact, str]:
+        contact = self.contacts.get((organization.id or 0, row.email))
+        if contact is None:
+            contact = self.stored_contact(organization, row.email)
+        if contact is None:
+            try:
+                data = ContactCreate(**row.changes)
+            except ValidationError as error:
+                raise _RowRejected(_pydantic_reason(error, CONTACT_COLUMNS)) from None
+            contact = service.create_contact(
+                self.session, self.principal, organization.id or 0, data
+            )
+            raise_bounce_state(self.session, self.principal, contact, row.bounce)
+            return contact, "created"
+        # The email is the match key, equal to the stored one: leave it out.
+        changes = {name: value for name, value in row.changes.items() if name != "email"}
+        changed = service.apply_contact_changes(self.session, self.principal, contact, changes)
+        changed = raise_bounce_state(self.session, self.principal, contact, row.bounce) or changed
+        return contact, "updated" if changed else "unchanged"
+
+    def stored_contact(self, organization: Organization, email: str) -> Contact | None:
+        """A contact the organisation had before this import (contacts it creates are
+        in `self.contacts`; the relationship does not see them)."""
+        if organization.id not in self.existing_ids:
+            return None
+        return next((c for c in organization.contacts if c.email == email), None)
+
+
+def raise_bounce_state(
+    session: Session, principal: Principal, contact: Contact, state: _BounceState
+) -> bool:
+    """Take the file's bounce state where it is worse than the stored one; never lower it."""
+    before = {name: getattr(contact, name) for name in BOUNCE_FIELDS}
+    if (
+        state.bounce_status is not None
+        and _BOUNCE_SEVERITY[state.bounce_status] > _BOUNCE_SEVERITY[contact.bounce_status]
+    ):
+        contact.bounce_status = state.bounce_status
+    contact.hard_bounce_count = max(contact.hard_bounce_count, state.hard_bounce_count or 0)
+    contact.soft_bounce_count = max(contact.soft_bounce_count, state.soft_bounce_count or 0)
+    contact.last_bounced_at = max(
+        filter(None, [contact.last_bounced_at, state.last_bounced_at]), default=None
+    )
+    old, new = changed_fields(before, {name: getattr(contact, name) for name in BOUNCE_FIELDS})
+    if not new:
+        return False
+    contact.updated_at = utcnow()
+    session.flush()
+    record_audit(
+        session,
+        actor=principal.actor,
+        action="contact.bounce_state",
+        target_type="contact",
+        target_id=contact.id,
+        organization_id=contact.organization_id,
+        before=old,
+        after=new,
+        note="import",
+    )
+    return True
+
+
+def import_members(
+    session: Session,
+    principal: Principal,
+    source: bytes | IO[bytes],
+    *,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Import a member CSV (format in the module docstring); see the report for rejects.
+
+    Runs inside a savepoint, so a dry run (or an unexpected error) leaves the caller's
+    transaction as it was and usable.
+    """
+    import_file = read_import_file(source)
+    report = ImportReport(dry_run=dry_run, rows=len(import_file.rows) + len(import_file.rejected))
+    report.rejected_rows.extend(import_file.rejected)
+    savepoint = session.begin_nested()
+    try:
+        importer = _Importer(
+            session=session,
+            principal=principal,
+            file=import_file,
+            definitions=list_custom_fields(session),
+            existing=_existing_organizations(session, principal, import_file),
+            report=report,
+        )
+        importer.run(progress)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    if dry_run:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+    return report
+
+
+def _existing_organizations(
+    session: Session, principal: Principal, import_file: ImportFile
+) -> dict[OrgKey, list[Organization]]:
+    """The organisations a file may match, in one query (with their contacts in another).
+
+    Names are compared case-folded in Python: SQLite's lower() only folds ASCII.
+    """
+    countries = _countries(import_file)
+    query = (
+        service.filtered_organizations(
+            session, principal, OrganizationFilter(include_archived=True)
+        )
+        .where(col(Organization.country_iso3).in_(countries))
+        .order_by(col(Organization.id))
+    )
+    if import_file.has_contacts:
+        query = query.options(selectinload(Organization.contacts))  # type: ignore[arg-type]
+    found: dict[OrgKey, list[Organization]] = {}
+    for organization in session.scalars(query):
+        key = (organization.name.casefold(), organization.country_iso3)
+        found.setdefault(key, []).append(organization)
+    return found
+
+
+def _countries(import_file: ImportFile) -> set[str]:
+    return {cells["country"].strip().upper() for _, cells in import_file.rows}
+
+
+def _schema_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Flat validated values (custom fields as `custom:<key>`) back into schema shape."""
+    result: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    for name, value in values.items():
+        if name.startswith(CUSTOM_PREFIX):
+            custom[name.removeprefix(CUSTOM_PREFIX)] = value
+        else:
+            result[name] = value
+    if custom:
+        result["custom_fields"] = custom
+    return result
+
+
+def _assume_utc(text: str) -> Any:
+    """Spreadsheets drop time zones: a date-time without one is read as UTC. Others are
+    turned into UTC, as stored, so that the same instant is not taken for a change."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text  # let the schema report it
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _column_of(name: str) -> str:
+    if name.startswith(CUSTOM_PREFIX):
+        return name
+    return next(column for column, field in ORGANIZATION_COLUMNS.items() if field == name)
+
+
+def _pydantic_reason(error: ValidationError, columns: dict[str, str]) -> str:
+    by_field = {name: column for column, name in columns.items()}
+    reasons = []
+    for item in error.errors():
+        location = item["loc"]
+        name = str(location[0]) if location else ""
+        if name == "custom_fields" and len(location) > 1:
+            column = CUSTOM_PREFIX + str(location[1])
+        else:
+            column = by_field.get(name, name)
+            if len(location) > 1 and isinstance(location[1], int):
+                column += f" (item {location[1] + 1})"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        reasons.append(f"{column}: {message}")
+    return "; ".join(reasons)
+
+
+def _domain_reason(error: DomainError, stage: str) -> str:
+    name = error.field or ""
+    if name.startswith("custom_fields."):
+        column = CUSTOM_PREFIX + name.removeprefix("custom_fields.")
+    elif stage == "contact":
+        column = next((c for c, f in CONTACT_COLUMNS.items() if f == name), "contact")
+    else:
+        column = next(
+            (c for c, f in ORGANIZATION_COLUMNS.items() if f == name), name or "organization"
+        )
+    return f"{column}: {error.message}"
+
+
+# --- exporting -------------------------------------------------------------------------
+
+
+@dataclass
+class MemberExport:
+    """An export planned (filters checked, rows counted) but not yet written."""
+
+    session: Session
+    principal: Principal
+    organization_ids: list[int]
+    custom_keys: list[str]
+    filename: str
+
+    @property
+    def columns(self) -> list[str]:
+        return [
+            *ORGANIZATION_COLUMNS,
+            *(CUSTOM_PREFIX + key for key in self.custom_keys),
+            *CONTACT_COLUMNS,
+        ]
+
+    def organizations(self) -> Iterator[Organization]:
+        """In name order, a chunk at a time: one query for the organisations, and one
+        each for their contacts, focus areas and languages."""
+        for start in range(0, len(self.organization_ids), EXPORT_CHUNK_SIZE):
+            chunk = self.organization_ids[start : start + EXPORT_CHUNK_SIZE]
+            loaded = {
+                organization.id: organization
+                for organization in self.session.scalars(
+                    visible_organizations(self.principal)
+                    .where(col(Organization.id).in_(chunk))
+                    .options(selectinload(Organization.contacts))  # type: ignore[arg-type]
+                )
+            }
+            for organization_id in chunk:
+                if organization_id in loaded:
+                    yield loaded[organization_id]
+
+    def rows(self) -> Iterator[list[str]]:
+        for organization in self.organizations():
+            yield from self.organization_rows(organization)
+
+    def organization_rows(self, organization: Organization) -> Iterator[list[str]]:
+        organization_cells = [
+            organization.name,
+            organization.acronym or "",
+            organization.country_iso3,
+            organization.type.value,
+            ";".join(organization.focus_areas),
+            ";".join(organization.languages),
+            organization.membership_status.value,
+            _format(organization.joined_on),
+            organization.website or "",
+            organization.address or "",
+            organization.notes or "",
+            *(_format_custom(organization.custom_fields.get(key)) for key in self.custom_keys),
+        ]
+        if not organization.contacts:
+            yield [*organization_cells, *([""] * len(CONTACT_COLUMNS))]
+        for contact in organization.contacts:
+            yield [
+                *organization_cells,
+                contact.name,
+                contact.email,
+                contact.role.value,
+                contact.language,
+                contact.subscription_status.value,
+                _format(contact.paused_until),
+                _format(contact.consent_at),
+                contact.consent_method or "",
+                contact.bounce_status.value,
+                str(contact.hard_bounce_count),
+                str(contact.soft_bounce_count),
+                _format(contact.last_bounced_at),
+            ]
+
+    def csv_chunks(
+        self, *, bom: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> Iterator[str]:
+        """The CSV text, a few hundred rows at a time. `bom` helps Excel see UTF-8."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        if bom:
+            buffer.write("\ufeff")
+        writer.writerow(self.columns)
+        total = len(self.organization_ids)
+        for done, organization in enumerate(self.organizations(), start=1):
+            for row in self.organization_rows(organization):
+                writer.writerow([_escape(cell) for cell in row])
+            if progress is not None:
+                progress(done, total)
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+
+def export_members(
+    session: Session, principal: Principal, filters: OrganizationFilter
+) -> MemberExport:
+    """Plan an export of the organisations matching `filters` that `principal` may see.
+
+    Filters are checked here, before any byte is written, so that a bad filter is a
+    clear error and not a broken download.
+    """
+    query = service.filtered_organizations(session, principal, filters)
+    ordered = session.execute(
+        query.with_only_columns(col(Organization.id), col(Organization.custom_fields)).order_by(
+            col(Organization.name), col(Organization.id)
+        )
+    ).all()
+    custom_keys = {definition.key for definition in list_custom_fields(session)}
+    for _, values in ordered:
+        custom_keys.update(values or {})
+    return MemberExport(
+        session=session,
+        principal=principal,
+        organization_ids=[organization_id for organization_id, _ in ordered],
+        custom_keys=sorted(custom_keys),
+        filename=f"members-{date.today().isoformat()}.csv",
+    )
+
+
+def _format(value: date | datetime | None) -> str:
+    return "" if value is None else value.isoformat()
+
+
+def _format_custom(value: Any) -> str:
+    """Numbers as Python writes them (shortest form that reads back equal)."""
+    return "" if value is None else str(value)
