@@ -2,9 +2,9 @@
 
 from logging.config import fileConfig
 
-from alembic import context
 from sqlalchemy import Connection
 
+from alembic import context
 from app.core.db import create_db_engine
 from app.core.settings import get_settings
 from app.models import metadata

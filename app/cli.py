@@ -65,6 +65,183 @@ def countries_load(
     )
 
 
+@members_cli.command("import")
+def members_import(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV, one row per contact"),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and count, change nothing")
+    ] = False,
+) -> None:
+    """Create and update organisations and contacts from FILE (docs/import-format.md).
+
+    Exits with 1 if any row was rejected (the other rows are applied), 2 if the file
+    itself is unusable.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+
+    from app.core.errors import ValidationFailed
+    from app.members.spreadsheet import import_members
+
+    try:
+        with (
+            file.open("rb") as stream,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=console,
+                transient=True,
+            ) as progress,
+        ):
+            task = progress.add_task("Importing rows", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            with session_scope() as session:
+                report = import_members(
+                    session, OPERATOR, stream, dry_run=dry_run, progress=advance
+                )
+    except ValidationFailed as error:
+        console.print(f"[red]{file}: {error.message}[/red]")
+        raise typer.Exit(2) from None
+
+    title = f"{file.name}: {report.rows} rows" + (" (dry run: nothing saved)" if dry_run else "")
+    table = Table(title=title)
+    for heading in ("", "created", "updated", "unchanged"):
+        table.add_column(heading, justify="left" if not heading else "right")
+    for label, counts in (("organisations", report.organizations), ("contacts", report.contacts)):
+        table.add_row(label, str(counts.created), str(counts.updated), str(counts.unchanged))
+    console.print(table)
+    if report.rejected:
+        plural = "s" if report.rejected > 1 else ""
+        rejected = Table(title=f"[red]{report.rejected} row{plural} rejected[/red]")
+        rejected.add_column("row", justify="right")
+        rejected.add_column("reason")
+        for rejection in report.rejected_rows:
+            rejected.add_row(str(rejection.row), rejection.reason)
+        console.print(rejected)
+        raise typer.Exit(1)
+    console.print("[green]No rows rejected[/green]")
+
+
+@members_cli.command("export")
+def members_export(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", dir_okay=False, help="Write here instead of stdout"),
+    ] = None,
+) -> None:
+    """Write every organisation (archived ones too) and its contacts as CSV, in the
+    format `members import` reads."""
+    import sys
+
+    from rich.progress import Progress
+
+    from app.members.schemas import OrganizationFilter
+    from app.members.spreadsheet import export_members
+
+    with session_scope() as session:
+        export = export_members(session, OPERATOR, OrganizationFilter(include_archived=True))
+        if output is None:
+            for chunk in export.csv_chunks():
+                sys.stdout.write(chunk)
+            sys.stdout.flush()
+            return
+        with (
+            output.open("w", encoding="utf-8", newline="") as target,
+            Progress(console=console, transient=True) as progress,
+        ):
+            task = progress.add_task("Exporting organisations", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            for chunk in export.csv_chunks(progress=advance):
+                target.write(chunk)
+        console.print(
+            f"Exported {len(export.organization_ids)} organisations to [bold]{output}[/bold]"
+        )
+
+
+@demo_cli.command("seed")
+def demo_seed(
+    organizations: Annotated[
+        int, typer.Option(min=1, max=100_000, help="How many member organisations to make")
+    ] = 2500,
+    seed: Annotated[int, typer.Option(help="The same seed makes the same registry")] = 2026,
+    force: Annotated[
+        bool, typer.Option("--force", help="Add to a registry that already has organisations")
+    ] = False,
+    if_empty: Annotated[
+        bool,
+        typer.Option(
+            "--if-empty", help="Succeed without seeding when the registry has organisations"
+        ),
+    ] = False,
+) -> None:
+    """Fill the registry with generated member organisations and contacts (reserved
+    example.org addresses only). Needs the countries loaded first."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from app.core.errors import DomainError
+    from app.demo.seed import RegistryNotEmpty, seed_demo_registry
+
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("Seeding organisations", total=organizations)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            with session_scope() as session:
+                report = seed_demo_registry(
+                    session,
+                    organizations=organizations,
+                    seed=seed,
+                    force=force,
+                    progress=advance,
+                    actor=OPERATOR.actor,
+                )
+    except RegistryNotEmpty as error:
+        if not if_empty:
+            console.print(f"[red]{error.message}[/red]")
+            raise typer.Exit(1) from None
+        # `make run` seeds only a new database; a second run keeps what is there.
+        console.print(f"The registry already has {error.existing} organisation(s): not seeding")
+        return
+    except DomainError as error:
+        console.print(f"[red]{error.message}[/red]")
+        raise typer.Exit(1) from None
+
+    table = Table(title=f"Demo registry (seed {seed})")
+    table.add_column("Region")
+    table.add_column("Organisations", justify="right")
+    table.add_column("Contacts", justify="right")
+    for region, count in report.organizations_by_region.items():
+        table.add_row(region, str(count), str(report.contacts_by_region[region]))
+    table.add_row("[bold]total[/bold]", str(report.organizations), str(report.contacts))
+    console.print(table)
+    console.print(
+        f"{report.organizations} organisations in {report.countries} countries, "
+        f"{report.contacts} contacts; {report.unsubscribed} unsubscribed, {report.paused} "
+        f"paused, {report.hard_bounced} hard-bounced, {report.soft_bounced} soft-bounced, "
+        f"{report.without_contacts} organisations without contacts"
+    )
+
+
 @cli.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",

@@ -23,10 +23,10 @@ from sqlmodel import Session
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
 
-from app.core import migrations  # noqa: E402
-from app.core.db import SessionFactory, create_db_engine  # noqa: E402
-from app.countries.treaty_data import load_countries, read_treaty_data  # noqa: E402
-from app.main import create_app  # noqa: E402
+from app.core import migrations
+from app.core.db import SessionFactory, create_db_engine
+from app.countries.treaty_data import load_countries, read_treaty_data
+from app.main import create_app
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

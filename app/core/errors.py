@@ -6,9 +6,7 @@ from typing import Any
 class DomainError(Exception):
     status_code = 400
 
-    def __init__(
-        self, message: str, *, field: str | None = None, location: str = "body"
-    ) -> None:
+    def __init__(self, message: str, *, field: str | None = None, location: str = "body") -> None:
         super().__init__(message)
         self.message = message
         self.field = field

@@ -42,8 +42,11 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
             content={
                 "detail": [
-                    {"loc": ["body"], "msg": "A value is not acceptable to the database",
-                     "type": "DataError"}
+                    {
+                        "loc": ["body"],
+                        "msg": "A value is not acceptable to the database",
+                        "type": "DataError",
+                    }
                 ]
             },
         )
@@ -55,8 +58,11 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=409,
             content={
                 "detail": [
-                    {"loc": ["body"], "msg": "Conflicts with a concurrent change; retry",
-                     "type": "Conflict"}
+                    {
+                        "loc": ["body"],
+                        "msg": "Conflicts with a concurrent change; retry",
+                        "type": "Conflict",
+                    }
                 ]
             },
         )

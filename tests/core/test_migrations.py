@@ -20,7 +20,13 @@ def _assert_round_trip(url: str) -> None:
             tables = set(inspect(connection).get_table_names())
             assert set(metadata.tables) <= tables
             regions = connection.execute(text("SELECT slug FROM regions ORDER BY position"))
-            assert [r[0] for r in regions] == ["africa", "americas", "asia-pacific", "europe", "mena"]
+            assert [r[0] for r in regions] == [
+                "africa",
+                "americas",
+                "asia-pacific",
+                "europe",
+                "mena",
+            ]
             context = MigrationContext.configure(
                 connection,
                 opts={"compare_type": True, "render_as_batch": connection.dialect.name == "sqlite"},

@@ -67,7 +67,10 @@ def test_patch_rejects_bad_input_and_changes_nothing(client: TestClient) -> None
 
 def test_unknown_country_is_404(client: TestClient) -> None:
     assert client.get("/api/countries/XYZ").status_code == 404
-    assert client.patch("/api/countries/XYZ", json={"apic_status": "party", "source": "s"}).status_code == 404
+    assert (
+        client.patch("/api/countries/XYZ", json={"apic_status": "party", "source": "s"}).status_code
+        == 404
+    )
 
 
 def test_malformed_country_code_in_path_is_422(client: TestClient) -> None:

@@ -24,15 +24,21 @@ def test_totals_match_the_provenance_note(session: Session) -> None:
 
     assert session.scalar(select(func.count()).select_from(Country)) == 195
     assert counts(Country.rome_statute_status) == {
-        "party": 124, "non_signatory": 39, "signatory": 29, "withdrawn": 2, "unknown": 1
+        "party": 124,
+        "non_signatory": 39,
+        "signatory": 29,
+        "withdrawn": 2,
+        "unknown": 1,
     }
     assert counts(Country.apic_status) == {"party": 72, "signatory": 2, "none": 68, "unknown": 53}
-    assert counts(Country.kampala_status) == {
-        "ratified": 42, "unknown": 83, "not_applicable": 70
-    }
+    assert counts(Country.kampala_status) == {"ratified": 42, "unknown": 83, "not_applicable": 70}
     assert counts(Country.implementing_legislation) == {"unknown": 195}
     assert counts(Country.region_slug) == {
-        "europe": 53, "africa": 49, "asia-pacific": 39, "americas": 35, "mena": 19
+        "europe": 53,
+        "africa": 49,
+        "asia-pacific": 39,
+        "americas": 35,
+        "mena": 19,
     }
 
 
@@ -104,9 +110,15 @@ def test_reload_keeps_staff_corrections_unless_asked(session: Session) -> None:
 
 def test_empty_status_is_unknown_never_invented() -> None:
     row = {
-        "iso3": "xxa", "country": "Example", "cicc_region": "Europe",
-        "rome_statute_status": "", "rome_statute_date": "", "apic_status": "",
-        "apic_date": "", "kampala_status": "", "source": "",
+        "iso3": "xxa",
+        "country": "Example",
+        "cicc_region": "Europe",
+        "rome_statute_status": "",
+        "rome_statute_date": "",
+        "apic_status": "",
+        "apic_date": "",
+        "kampala_status": "",
+        "source": "",
     }
     record = parse_row(row)
     assert record.iso3 == "XXA"

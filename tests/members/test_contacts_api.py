@@ -14,9 +14,14 @@ def test_create_list_get_patch_delete(client: TestClient, session: Session) -> N
     session.flush()
     response = client.post(
         f"/api/organizations/{org.id}/contacts",
-        json={"name": "María López", "email": "Maria.Lopez@Example.ORG", "role": "focal_point",
-              "language": "es", "consent_at": "2024-03-01T10:00:00Z",
-              "consent_method": "membership form"},
+        json={
+            "name": "María López",
+            "email": "Maria.Lopez@Example.ORG",
+            "role": "focal_point",
+            "language": "es",
+            "consent_at": "2024-03-01T10:00:00Z",
+            "consent_method": "membership form",
+        },
     )
     assert response.status_code == 201, response.text
     contact = response.json()
@@ -55,7 +60,8 @@ def test_email_is_unique_within_an_organisation_only(client: TestClient, session
     assert duplicate.status_code == 409
     assert duplicate.json()["detail"][0]["loc"][-1] == "email"
     elsewhere = client.post(
-        f"/api/organizations/{second.id}/contacts", json={"name": "Same", "email": "shared@example.org"}
+        f"/api/organizations/{second.id}/contacts",
+        json={"name": "Same", "email": "shared@example.org"},
     )
     assert elsewhere.status_code == 201
 
@@ -80,7 +86,10 @@ def test_changing_email_to_a_colleagues_is_refused(client: TestClient, session: 
         ({"name": "X", "email": "not-an-email"}, "email"),
         ({"name": "X", "email": "x@example.org", "role": "boss"}, "role"),
         ({"name": "X", "email": "x@example.org", "language": "klingon"}, "language"),
-        ({"name": "X", "email": "x@example.org", "subscription_status": "maybe"}, "subscription_status"),
+        (
+            {"name": "X", "email": "x@example.org", "subscription_status": "maybe"},
+            "subscription_status",
+        ),
         ({"name": "X", "email": "x@example.org", "bounce_status": "ok"}, "bounce_status"),
         ({"name": "X", "email": "x@example.org", "organization_id": 3}, "organization_id"),
         ({"name": "X\r\nBcc: victim@example.org", "email": "x@example.org"}, "name"),

@@ -28,19 +28,34 @@ def test_definitions_are_listed(client: TestClient, fields: None) -> None:
 def test_values_are_validated_and_stored(client: TestClient, fields: None) -> None:
     response = client.post(
         "/api/organizations",
-        json={"name": "Custom", "country": "KEN",
-              "custom_fields": {"staff_count": "12", "registered_on": "2001-02-03",
-                                "icc_liaison": " Ms Achieng ", "tier": "gold"}},
+        json={
+            "name": "Custom",
+            "country": "KEN",
+            "custom_fields": {
+                "staff_count": "12",
+                "registered_on": "2001-02-03",
+                "icc_liaison": " Ms Achieng ",
+                "tier": "gold",
+            },
+        },
     )
     assert response.status_code == 201, response.text
     org = response.json()
-    assert org["custom_fields"] == {"staff_count": 12, "registered_on": "2001-02-03",
-                                    "icc_liaison": "Ms Achieng", "tier": "gold"}
+    assert org["custom_fields"] == {
+        "staff_count": 12,
+        "registered_on": "2001-02-03",
+        "icc_liaison": "Ms Achieng",
+        "tier": "gold",
+    }
     patched = client.patch(
-        f"/api/organizations/{org['id']}", json={"custom_fields": {"tier": None, "staff_count": 2.5}}
+        f"/api/organizations/{org['id']}",
+        json={"custom_fields": {"tier": None, "staff_count": 2.5}},
     ).json()
-    assert patched["custom_fields"] == {"staff_count": 2.5, "registered_on": "2001-02-03",
-                                        "icc_liaison": "Ms Achieng"}
+    assert patched["custom_fields"] == {
+        "staff_count": 2.5,
+        "registered_on": "2001-02-03",
+        "icc_liaison": "Ms Achieng",
+    }
 
 
 @pytest.mark.parametrize(
@@ -67,11 +82,17 @@ def test_bad_values_are_422_and_change_nothing(
 
 
 def test_required_field_is_enforced_on_write(client: TestClient) -> None:
-    client.post("/api/custom-fields", json={"key": "charter", "label": "Charter", "field_type": "text", "required": True})
+    client.post(
+        "/api/custom-fields",
+        json={"key": "charter", "label": "Charter", "field_type": "text", "required": True},
+    )
     missing = client.post("/api/organizations", json={"name": "No charter", "country": "KEN"})
     assert missing.status_code == 422
     assert missing.json()["detail"][0]["loc"] == ["body", "custom_fields.charter"]
-    ok = client.post("/api/organizations", json={"name": "Charter", "country": "KEN", "custom_fields": {"charter": "yes"}})
+    ok = client.post(
+        "/api/organizations",
+        json={"name": "Charter", "country": "KEN", "custom_fields": {"charter": "yes"}},
+    )
     assert ok.status_code == 201
 
 
@@ -82,7 +103,11 @@ def test_required_field_is_enforced_on_write(client: TestClient) -> None:
         ({"key": "ok", "label": "x", "field_type": "colour"}, 422, "field_type"),
         ({"key": "ok", "label": "x", "field_type": "choice"}, 422, "choices"),
         ({"key": "ok", "label": "x", "field_type": "text", "choices": ["a"]}, 422, "choices"),
-        ({"key": "ok", "label": "x", "field_type": "choice", "choices": ["a", "a"]}, 422, "choices"),
+        (
+            {"key": "ok", "label": "x", "field_type": "choice", "choices": ["a", "a"]},
+            422,
+            "choices",
+        ),
         ({"key": "staff_count", "label": "again", "field_type": "number"}, 409, "key"),
     ],
 )
@@ -95,7 +120,10 @@ def test_definition_errors(
 
 
 def test_deleting_a_definition_keeps_stored_values(client: TestClient, fields: None) -> None:
-    org = client.post("/api/organizations", json={"name": "Keeps", "country": "KEN", "custom_fields": {"tier": "gold"}}).json()
+    org = client.post(
+        "/api/organizations",
+        json={"name": "Keeps", "country": "KEN", "custom_fields": {"tier": "gold"}},
+    ).json()
     assert client.delete("/api/custom-fields/tier").status_code == 204
     assert client.delete("/api/custom-fields/tier").status_code == 404
     assert client.get(f"/api/organizations/{org['id']}").json()["custom_fields"] == {"tier": "gold"}

@@ -19,29 +19,49 @@ def registry(session: Session) -> dict[str, int]:
     """A small registry with one distinguishing trait per organisation."""
     orgs = {
         "kenya": make_organization(
-            session, name="Kenya Human Rights Commission", acronym="KHRC", country="KEN",
-            focus_areas=["victims-rights"], languages=["en", "sw"],
+            session,
+            name="Kenya Human Rights Commission",
+            acronym="KHRC",
+            country="KEN",
+            focus_areas=["victims-rights"],
+            languages=["en", "sw"],
         ),
         "senegal": make_organization(
-            session, name="Ligue sénégalaise des droits humains", country="SEN",
-            type="network", focus_areas=["rule-of-law", "victims-rights"], languages=["fr"],
+            session,
+            name="Ligue sénégalaise des droits humains",
+            country="SEN",
+            type="network",
+            focus_areas=["rule-of-law", "victims-rights"],
+            languages=["fr"],
         ),
         "peru": make_organization(
-            session, name="Asociación Pro Derechos Humanos", acronym="APRODEH", country="PER",
-            type="bar_association", languages=["es"],
+            session,
+            name="Asociación Pro Derechos Humanos",
+            acronym="APRODEH",
+            country="PER",
+            type="bar_association",
+            languages=["es"],
         ),
         "usa": make_organization(
-            session, name="American Bar Justice Network", country="USA", type="bar_association",
+            session,
+            name="American Bar Justice Network",
+            country="USA",
+            type="bar_association",
             membership_status="lapsed",
         ),
         "jordan": make_organization(
-            session, name="Arab Justice Centre", country="JOR", languages=["ar", "en"],
+            session,
+            name="Arab Justice Centre",
+            country="JOR",
+            languages=["ar", "en"],
             membership_status="applicant",
         ),
-        "hungary": make_organization(session, name="Budapest Law Clinic", country="HUN",
-                                     type="academic"),
-        "archived": make_organization(session, name="Zeta Archived Org", country="KEN",
-                                      membership_status="archived"),
+        "hungary": make_organization(
+            session, name="Budapest Law Clinic", country="HUN", type="academic"
+        ),
+        "archived": make_organization(
+            session, name="Zeta Archived Org", country="KEN", membership_status="archived"
+        ),
     }
     make_contact(session, orgs["peru"], name="Gloria Cano", email="g.cano@aprodeh.example.org")
     session.flush()
@@ -51,18 +71,42 @@ def registry(session: Session) -> dict[str, int]:
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"region": "africa"}, {"Kenya Human Rights Commission", "Ligue sénégalaise des droits humains"}),
-        ({"region": ["mena", "americas"]}, {"Arab Justice Centre", "Asociación Pro Derechos Humanos", "American Bar Justice Network"}),
+        (
+            {"region": "africa"},
+            {"Kenya Human Rights Commission", "Ligue sénégalaise des droits humains"},
+        ),
+        (
+            {"region": ["mena", "americas"]},
+            {
+                "Arab Justice Centre",
+                "Asociación Pro Derechos Humanos",
+                "American Bar Justice Network",
+            },
+        ),
         ({"country": "per"}, {"Asociación Pro Derechos Humanos"}),
         ({"q": "khrc"}, {"Kenya Human Rights Commission"}),
         ({"q": "gloria"}, {"Asociación Pro Derechos Humanos"}),  # contact name
         ({"q": "APRODEH.EXAMPLE"}, {"Asociación Pro Derechos Humanos"}),  # contact email
         ({"q": "justice"}, {"American Bar Justice Network", "Arab Justice Centre"}),
         ({"q": "100%"}, set()),  # % is literal, not a wildcard
-        ({"focus_area": "victims-rights"}, {"Kenya Human Rights Commission", "Ligue sénégalaise des droits humains"}),
+        (
+            {"focus_area": "victims-rights"},
+            {"Kenya Human Rights Commission", "Ligue sénégalaise des droits humains"},
+        ),
         ({"language": "es"}, {"Asociación Pro Derechos Humanos"}),
-        ({"language": "en"}, {"Kenya Human Rights Commission", "Arab Justice Centre", "American Bar Justice Network", "Budapest Law Clinic"}),
-        ({"type": "bar_association"}, {"Asociación Pro Derechos Humanos", "American Bar Justice Network"}),
+        (
+            {"language": "en"},
+            {
+                "Kenya Human Rights Commission",
+                "Arab Justice Centre",
+                "American Bar Justice Network",
+                "Budapest Law Clinic",
+            },
+        ),
+        (
+            {"type": "bar_association"},
+            {"Asociación Pro Derechos Humanos", "American Bar Justice Network"},
+        ),
         ({"membership_status": "lapsed"}, {"American Bar Justice Network"}),
         ({"membership_status": "archived"}, {"Zeta Archived Org"}),
         ({"rome_statute_status": "signatory"}, {"American Bar Justice Network"}),
@@ -72,8 +116,18 @@ def registry(session: Session) -> dict[str, int]:
         ({"apic_status": "unknown", "region": "mena"}, {"Arab Justice Centre"}),
         # combined: fields "and", lists "or"
         ({"region": "africa", "type": "network"}, {"Ligue sénégalaise des droits humains"}),
-        ({"focus_area": "victims-rights", "language": "fr", "rome_statute_status": "party"}, {"Ligue sénégalaise des droits humains"}),
-        ({"region": "americas", "type": "bar_association", "membership_status": ["active", "lapsed"]}, {"Asociación Pro Derechos Humanos", "American Bar Justice Network"}),
+        (
+            {"focus_area": "victims-rights", "language": "fr", "rome_statute_status": "party"},
+            {"Ligue sénégalaise des droits humains"},
+        ),
+        (
+            {
+                "region": "americas",
+                "type": "bar_association",
+                "membership_status": ["active", "lapsed"],
+            },
+            {"Asociación Pro Derechos Humanos", "American Bar Justice Network"},
+        ),
         ({"q": "justice", "region": "mena", "apic_status": "unknown"}, {"Arab Justice Centre"}),
         ({"region": "europe", "type": "ngo"}, set()),
     ],
@@ -96,11 +150,24 @@ def test_archived_left_out_unless_asked(client: TestClient, registry: dict[str, 
 
 def test_items_have_the_documented_shape(client: TestClient, registry: dict[str, int]) -> None:
     item = client.get("/api/organizations", params={"country": "KEN"}).json()["items"][0]
-    for key in ("id", "name", "acronym", "country", "region", "type", "focus_areas", "languages",
-                "membership_status", "website", "joined_on", "custom_fields", "created_at",
-                "updated_at"):
+    for key in (
+        "id",
+        "name",
+        "acronym",
+        "country",
+        "region",
+        "type",
+        "focus_areas",
+        "languages",
+        "membership_status",
+        "website",
+        "joined_on",
+        "custom_fields",
+        "created_at",
+        "updated_at",
+    ):
         assert key in item
-    assert item["country"] == "KEN" and item["region"] == "africa"
+    assert (item["country"], item["region"]) == ("KEN", "africa")
     assert item["languages"] == ["en", "sw"]  # order kept
 
 
@@ -165,7 +232,9 @@ def test_pagination_survives_inserts_between_pages(client: TestClient, session: 
     rest: list[str] = []
     cursor = first["next_cursor"]
     while cursor:
-        body = client.get("/api/organizations", params={"country": "CHL", "limit": 4, "cursor": cursor}).json()
+        body = client.get(
+            "/api/organizations", params={"country": "CHL", "limit": 4, "cursor": cursor}
+        ).json()
         rest.extend(item["name"] for item in body["items"])
         cursor = body["next_cursor"]
     names = [item["name"] for item in first["items"]] + rest
@@ -176,21 +245,29 @@ def test_create_get_patch(client: TestClient) -> None:
     response = client.post(
         "/api/organizations",
         json={
-            "name": "  Women's Initiatives for Gender Justice ", "acronym": "WIGJ", "country": "nld",
-            "type": "ngo", "focus_areas": ["gender-justice"], "languages": ["en", "fr"],
-            "website": "https://wigj.example.org", "joined_on": "2004-05-01",
+            "name": "  Women's Initiatives for Gender Justice ",
+            "acronym": "WIGJ",
+            "country": "nld",
+            "type": "ngo",
+            "focus_areas": ["gender-justice"],
+            "languages": ["en", "fr"],
+            "website": "https://wigj.example.org",
+            "joined_on": "2004-05-01",
         },
     )
     assert response.status_code == 201, response.text
     org = response.json()
     assert org["name"] == "Women's Initiatives for Gender Justice"
-    assert org["country"] == "NLD" and org["region"] == "europe"
+    assert (org["country"], org["region"]) == ("NLD", "europe")
     assert org["membership_status"] == "active"
 
     patched = client.patch(
         f"/api/organizations/{org['id']}",
-        json={"languages": ["fr", "en", "es"], "focus_areas": ["gender-justice", "victims-rights"],
-              "acronym": None},
+        json={
+            "languages": ["fr", "en", "es"],
+            "focus_areas": ["gender-justice", "victims-rights"],
+            "acronym": None,
+        },
     )
     assert patched.status_code == 200, patched.text
     body = patched.json()
@@ -241,7 +318,10 @@ def test_create_validation_errors_change_nothing(
     detail = response.json()["detail"][0]
     assert field in detail["loc"], detail
     assert detail["msg"]
-    assert client.get("/api/organizations", params={"include_archived": True}).json()["total"] == before
+    assert (
+        client.get("/api/organizations", params={"include_archived": True}).json()["total"]
+        == before
+    )
 
 
 @pytest.mark.parametrize(
@@ -299,19 +379,36 @@ def test_delete_archives_and_keeps_contacts_and_history(
 def test_merge_moves_contacts_tags_custom_values_and_archives(
     client: TestClient, session: Session
 ) -> None:
-    client.post("/api/custom-fields", json={"key": "icc_liaison", "label": "ICC liaison", "field_type": "text"})
-    client.post("/api/custom-fields", json={"key": "staff", "label": "Staff", "field_type": "number"})
+    client.post(
+        "/api/custom-fields",
+        json={"key": "icc_liaison", "label": "ICC liaison", "field_type": "text"},
+    )
+    client.post(
+        "/api/custom-fields", json={"key": "staff", "label": "Staff", "field_type": "number"}
+    )
     keep = make_organization(
-        session, name="Human Rights Watch Kenya", country="KEN", focus_areas=["rule-of-law"],
-        languages=["en"], custom_fields={"staff": 12}, notes="Main record",
+        session,
+        name="Human Rights Watch Kenya",
+        country="KEN",
+        focus_areas=["rule-of-law"],
+        languages=["en"],
+        custom_fields={"staff": 12},
+        notes="Main record",
     )
     dup = make_organization(
-        session, name="HRW Kenya", acronym="HRWK", country="KEN", focus_areas=["victims-rights"],
-        languages=["sw", "en"], custom_fields={"staff": 3, "icc_liaison": "Yes"}, notes="Old record",
+        session,
+        name="HRW Kenya",
+        acronym="HRWK",
+        country="KEN",
+        focus_areas=["victims-rights"],
+        languages=["sw", "en"],
+        custom_fields={"staff": 3, "icc_liaison": "Yes"},
+        notes="Old record",
     )
     shared_keep = make_contact(session, keep, email="shared@hrw.example.org")
-    shared_dup = make_contact(session, dup, email="shared@hrw.example.org",
-                              subscription_status="unsubscribed")
+    shared_dup = make_contact(
+        session, dup, email="shared@hrw.example.org", subscription_status="unsubscribed"
+    )
     only_dup = make_contact(session, dup, email="only@hrw.example.org")
     session.flush()
 
@@ -323,7 +420,8 @@ def test_merge_moves_contacts_tags_custom_values_and_archives(
     assert merged["languages"] == ["en", "sw"]
     assert merged["custom_fields"] == {"staff": 12, "icc_liaison": "Yes"}
     assert merged["acronym"] == "HRWK"
-    assert "Old record" in merged["notes"] and "Main record" in merged["notes"]
+    assert "Old record" in merged["notes"]
+    assert "Main record" in merged["notes"]
 
     contacts = client.get(f"/api/organizations/{keep.id}/contacts").json()
     assert {c["email"] for c in contacts} == {"shared@hrw.example.org", "only@hrw.example.org"}
