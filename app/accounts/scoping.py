@@ -30,3 +30,13 @@ def visible_organizations(principal: Principal) -> SelectOfScalar[Organization]:
 def visible_contacts(principal: Principal) -> SelectOfScalar[Contact]:
     organization_ids = visible_organizations(principal).with_only_columns(col(Organization.id))
     return select(Contact).where(col(Contact.organization_id).in_(organization_ids))
+
+
+def may_place_organization_in(principal: Principal, country: Country) -> bool:
+    """Whether the principal may create an organisation in, or move one to, a country:
+    it must land inside what the principal can see."""
+    if principal.role is Role.secretariat:
+        return True
+    if principal.role is Role.regional_lead:
+        return country.region_slug in principal.regions
+    return False

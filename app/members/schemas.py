@@ -1,12 +1,13 @@
 """Request and response shapes for organisations, contacts and custom fields."""
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import pycountry
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -74,6 +75,10 @@ def _single_line(value: str) -> str:
     return value
 
 
+def _in_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
 def _unique(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
         raise ValueError("must not repeat a value")
@@ -98,6 +103,8 @@ Acronym = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=40), AfterValidator(_single_line)
 ]
 LongText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_no_nul)]
+# Times from clients must say their zone; they are kept in UTC.
+UTCDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 # bool is listed so that true/false reach validation as booleans, not as 1/0.
 CustomValue = str | bool | int | float | None
 
@@ -246,7 +253,9 @@ class ContactFields(BaseModel):
     language: LanguageCode | None = None
     subscription_status: SubscriptionStatus | None = None
     paused_until: date | None = None
-    consent_at: datetime | None = None
+    consent_at: UTCDatetime | None = Field(
+        default=None, description="When consent was given, with a time zone (e.g. Z)"
+    )
     consent_method: (
         Annotated[str, StringConstraints(max_length=200), AfterValidator(_single_line)] | None
     ) = None

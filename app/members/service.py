@@ -14,8 +14,12 @@ from sqlalchemy import and_, exists, func, or_, tuple_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.accounts.principal import Principal
-from app.accounts.scoping import visible_contacts, visible_organizations
+from app.accounts.principal import Principal, Role
+from app.accounts.scoping import (
+    may_place_organization_in,
+    visible_contacts,
+    visible_organizations,
+)
 from app.core.audit import AuditEntry, changed_fields, record_audit
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.types import utcnow
@@ -260,10 +264,16 @@ def set_languages(session: Session, organization: Organization, languages: list[
     ]
 
 
+def _require_placeable_country(session: Session, principal: Principal, iso3: str) -> None:
+    country = require_country(session, iso3)
+    if not may_place_organization_in(principal, country):
+        raise ValidationFailed(f"{country.name} is outside the regions you manage", field="country")
+
+
 def create_organization(
     session: Session, principal: Principal, data: OrganizationCreate
 ) -> Organization:
-    require_country(session, data.country)
+    _require_placeable_country(session, principal, data.country)
     custom_fields = validate_custom_values(list_custom_fields(session), data.custom_fields)
     organization = Organization(
         name=data.name,
@@ -312,7 +322,7 @@ def apply_organization_changes(
     """Apply validated field values; audit and return whether anything changed."""
     before = snapshot(organization)
     if "country" in changes:
-        require_country(session, changes["country"])
+        _require_placeable_country(session, principal, changes["country"])
         organization.country_iso3 = changes.pop("country")
     if "focus_areas" in changes:
         set_focus_areas(organization, changes.pop("focus_areas") or [])
@@ -524,6 +534,13 @@ def create_contact(
     session: Session, principal: Principal, organization_id: int, data: ContactCreate
 ) -> Contact:
     organization = get_organization(session, principal, organization_id)
+    return add_contact(session, principal, organization, data)
+
+
+def add_contact(
+    session: Session, principal: Principal, organization: Organization, data: ContactCreate
+) -> Contact:
+    """Add a contact to an organisation the caller has already looked up through scoping."""
     email = data.email.lower()
     _ensure_email_free(session, organization.id or 0, email)
     contact = Contact(organization_id=organization.id or 0, **{**data.model_dump(), "email": email})
@@ -553,6 +570,7 @@ def apply_contact_changes(
     session: Session, principal: Principal, contact: Contact, changes: dict[str, Any]
 ) -> bool:
     before = contact_snapshot(contact)
+    _refuse_resubscribe_by_others(principal, contact, changes)
     if "email" in changes:
         changes["email"] = changes["email"].lower()
         _ensure_email_free(session, contact.organization_id, changes["email"], except_id=contact.id)
@@ -574,6 +592,23 @@ def apply_contact_changes(
         after=new,
     )
     return True
+
+
+def _refuse_resubscribe_by_others(
+    principal: Principal, contact: Contact, changes: dict[str, Any]
+) -> None:
+    """Only the person who unsubscribed may undo it (consent is theirs to give)."""
+    new_status = changes.get("subscription_status", contact.subscription_status)
+    if (
+        contact.subscription_status is SubscriptionStatus.unsubscribed
+        and new_status is not SubscriptionStatus.unsubscribed
+        and principal.role is not Role.member
+    ):
+        raise Conflict(
+            "This contact unsubscribed; only they can subscribe again (from their "
+            "preferences page)",
+            field="subscription_status",
+        )
 
 
 def delete_contact(session: Session, principal: Principal, contact_id: int) -> None:

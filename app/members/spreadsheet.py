@@ -517,14 +517,6 @@ class _Importer:
         except ValidationError as error:
             raise _RowRejected(_pydantic_reason(error, ORGANIZATION_COLUMNS)) from None
         organization = service.create_organization(self.session, self.principal, data)
-        # Nobody adds organisations they would not be allowed to see.
-        visible = self.session.scalar(
-            visible_organizations(self.principal)
-            .with_only_columns(col(Organization.id))
-            .where(col(Organization.id) == organization.id)
-        )
-        if visible is None:
-            raise _RowRejected(f"country: you may not add organisations in {data.country}")
         return organization
 
     def match(self, key: OrgKey) -> Organization | None:
@@ -582,9 +574,7 @@ class _Importer:
                 data = ContactCreate(**row.changes)
             except ValidationError as error:
                 raise _RowRejected(_pydantic_reason(error, CONTACT_COLUMNS)) from None
-            contact = service.create_contact(
-                self.session, self.principal, organization.id or 0, data
-            )
+            contact = service.add_contact(self.session, self.principal, organization, data)
             raise_bounce_state(self.session, self.principal, contact, row.bounce)
             return contact, "created"
         # The email is the match key, equal to the stored one: leave it out.

@@ -128,3 +128,36 @@ def test_contact_changes_appear_on_the_organisation_timeline(
     client.delete(f"/api/contacts/{contact['id']}")
     actions = [h["action"] for h in client.get(f"/api/organizations/{org.id}/history").json()]
     assert actions == ["contact.delete", "contact.update", "contact.create", "organization.create"]
+
+
+def test_times_need_a_zone_and_are_kept_in_utc(client: TestClient, session: Session) -> None:
+    org = make_organization(session, name="Zones", country="KEN")
+    session.flush()
+    naive = client.post(
+        f"/api/organizations/{org.id}/contacts",
+        json={"name": "N", "email": "n@example.org", "consent_at": "2024-03-01T09:30:00"},
+    )
+    assert naive.status_code == 422
+    assert "consent_at" in naive.json()["detail"][0]["loc"]
+    aware = client.post(
+        f"/api/organizations/{org.id}/contacts",
+        json={"name": "A", "email": "a@example.org", "consent_at": "2024-03-01T12:30:00+03:00"},
+    )
+    assert aware.status_code == 201
+    assert aware.json()["consent_at"].startswith("2024-03-01T09:30:00")
+    history = client.get(f"/api/organizations/{org.id}/history").json()
+    assert history[0]["after"]["consent_at"].startswith("2024-03-01T09:30:00+00:00")
+
+
+def test_resubscribing_an_unsubscribed_contact_is_refused(
+    client: TestClient, session: Session
+) -> None:
+    org = make_organization(session, name="Unsub", country="KEN")
+    contact = make_contact(session, org, subscription_status="unsubscribed")
+    session.flush()
+    response = client.patch(
+        f"/api/contacts/{contact.id}", json={"subscription_status": "subscribed"}
+    )
+    assert response.status_code == 409
+    assert response.json()["detail"][0]["loc"][-1] == "subscription_status"
+    assert client.get(f"/api/contacts/{contact.id}").json()["subscription_status"] == "unsubscribed"

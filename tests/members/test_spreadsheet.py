@@ -593,7 +593,7 @@ def test_import_only_matches_and_adds_what_the_principal_may_see(session: Sessio
     data = b"organization_name,country,notes\nOrg,KEN,changed\nOrg,FRA,new\n"
     report = spreadsheet.import_members(session, europe_lead, data)
     assert [(r.row, r.reason) for r in report.rejected_rows] == [
-        (2, "country: you may not add organisations in KEN")
+        (2, "country: Kenya is outside the regions you manage")
     ]
     assert report.organizations.created == 1
     session.refresh(kenyan)

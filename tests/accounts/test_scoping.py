@@ -1,0 +1,65 @@
+"""The one scoping function decides what each kind of principal sees and may place."""
+
+import pytest
+from sqlmodel import Session
+
+from app.accounts.principal import Principal, Role
+from app.core.errors import NotFound, ValidationFailed
+from app.members import service
+from app.members.schemas import ContactUpdate, OrganizationCreate, OrganizationFilter
+from tests.factories import make_contact, make_organization
+
+AFRICA_LEAD = Principal(actor="test:lead", role=Role.regional_lead, regions=frozenset({"africa"}))
+
+
+def test_regional_lead_sees_only_her_regions(session: Session) -> None:
+    kenya = make_organization(session, name="In Kenya", country="KEN")
+    france = make_organization(session, name="In France", country="FRA")
+    page = service.list_organizations(session, AFRICA_LEAD, OrganizationFilter())
+    assert [o.name for o in page.items] == ["In Kenya"]
+    assert page.total == 1
+    assert service.get_organization(session, AFRICA_LEAD, kenya.id or 0).id == kenya.id
+    with pytest.raises(NotFound):
+        service.get_organization(session, AFRICA_LEAD, france.id or 0)
+    contact = make_contact(session, france)
+    with pytest.raises(NotFound):
+        service.get_contact(session, AFRICA_LEAD, contact.id or 0)
+
+
+def test_member_sees_only_its_organisation(session: Session) -> None:
+    own = make_organization(session, name="Own", country="KEN")
+    make_organization(session, name="Other", country="KEN")
+    member = Principal(actor="test:member", role=Role.member, organization_id=own.id)
+    assert [
+        o.name for o in service.list_organizations(session, member, OrganizationFilter()).items
+    ] == ["Own"]
+
+
+def test_regional_lead_cannot_create_or_move_outside_her_regions(session: Session) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        service.create_organization(
+            session, AFRICA_LEAD, OrganizationCreate(name="Paris NGO", country="FRA")
+        )
+    assert refused.value.field == "country"
+    created = service.create_organization(
+        session, AFRICA_LEAD, OrganizationCreate(name="Dakar NGO", country="SEN")
+    )
+    with pytest.raises(ValidationFailed):
+        service.apply_organization_changes(session, AFRICA_LEAD, created, {"country": "FRA"})
+    assert created.country_iso3 == "SEN"
+
+
+def test_staff_cannot_resubscribe_someone_who_unsubscribed(session: Session) -> None:
+    org = make_organization(session, name="Consent", country="KEN")
+    contact = make_contact(session, org, subscription_status="unsubscribed")
+    staff = Principal(actor="test:staff", role=Role.secretariat)
+    with pytest.raises(Exception, match="only they can subscribe again"):
+        service.update_contact(
+            session, staff, contact.id or 0, ContactUpdate(subscription_status="subscribed")
+        )
+    assert contact.subscription_status == "unsubscribed"
+    member = Principal(actor="test:member", role=Role.member, organization_id=org.id)
+    service.update_contact(
+        session, member, contact.id or 0, ContactUpdate(subscription_status="subscribed")
+    )
+    assert contact.subscription_status == "subscribed"
