@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -84,6 +84,16 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def refresh_planner_statistics(session: Session, tables: list[str]) -> None:
+    """After a bulk load, tell the query planner how big the tables now are.
+
+    Without it PostgreSQL plans the next queries for empty tables until autovacuum
+    catches up (seen here: a combined member filter at 80 ms instead of 15 ms).
+    """
+    for table in tables:
+        session.execute(text(f'ANALYZE "{table}"'))
 
 
 def get_session() -> Iterator[Session]:

@@ -33,11 +33,13 @@ from sqlalchemy import Table, func, insert
 from sqlmodel import Session, SQLModel, select
 
 from app.core.audit import record_audit
+from app.core.db import refresh_planner_statistics
 from app.core.errors import Conflict, ValidationFailed
 from app.core.types import utcnow
 from app.countries.models import Country
 from app.demo import vocabulary as vocab
 from app.members.models import (
+    REGISTRY_TABLES,
     BounceStatus,
     Contact,
     ContactRole,
@@ -212,6 +214,7 @@ def seed_demo_registry(
         note="appended to an existing registry (--force)" if existing else None,
     )
     session.flush()
+    refresh_planner_statistics(session, REGISTRY_TABLES)
     return report
 
 

@@ -172,3 +172,12 @@ class CustomFieldDefinition(SQLModel, table=True):
     choices: list[str] = Field(default_factory=list, sa_type=JSON)
     required: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# The member registry's tables, e.g. for refreshing statistics after a bulk load.
+REGISTRY_TABLES = [
+    Organization.__tablename__,
+    OrganizationFocusArea.__tablename__,
+    OrganizationLanguage.__tablename__,
+    Contact.__tablename__,
+]

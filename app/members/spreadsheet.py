@@ -100,12 +100,14 @@ from sqlmodel import Session, col, select
 from app.accounts.principal import Principal
 from app.accounts.scoping import visible_organizations
 from app.core.audit import changed_fields, record_audit
+from app.core.db import refresh_planner_statistics
 from app.core.errors import DomainError, ValidationFailed
 from app.core.types import utcnow
 from app.countries.models import Country
 from app.members import service
 from app.members.custom_fields import list_custom_fields
 from app.members.models import (
+    REGISTRY_TABLES,
     BounceStatus,
     Contact,
     CustomFieldDefinition,
@@ -625,6 +627,10 @@ def raise_bounce_state(
     return True
 
 
+# Imports that add at least this many rows refresh the planner's statistics.
+BULK_ROWS = 1000
+
+
 def import_members(
     session: Session,
     principal: Principal,
@@ -657,8 +663,10 @@ def import_members(
         raise
     if dry_run:
         savepoint.rollback()
-    else:
-        savepoint.commit()
+        return report
+    savepoint.commit()
+    if report.organizations.created + report.contacts.created >= BULK_ROWS:
+        refresh_planner_statistics(session, REGISTRY_TABLES)
     return report
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pycountry
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlmodel import Session
 from typer.testing import CliRunner
 
@@ -386,3 +386,15 @@ def test_cli_seeds_and_summarises(session: Session) -> None:
     forced = runner.invoke(cli, ["demo", "seed", "--organizations", "10", "--force"])
     assert forced.exit_code == 0, forced.output
     assert session.scalar(select(func.count()).select_from(Organization)) == 50
+
+
+def test_seed_refreshes_planner_statistics(session: Session) -> None:
+    """Bulk-loaded tables must not be planned as empty (see refresh_planner_statistics)."""
+    seed_demo_registry(session, organizations=50, seed=11)
+    if session.get_bind().dialect.name == "postgresql":
+        estimate = session.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'contacts'"))
+        assert estimate is not None
+        assert estimate > 0
+    else:
+        analysed = session.scalars(text("SELECT tbl FROM sqlite_stat1")).all()
+        assert {"organizations", "contacts"} <= set(analysed)
