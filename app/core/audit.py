@@ -57,3 +57,33 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict,
     """Only the keys whose value changed, as (before, after) for the audit record."""
     keys = [k for k in after if jsonable(before.get(k)) != jsonable(after.get(k))]
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+def record_changes(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: Any,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    organization_id: int | None = None,
+    note: str | None = None,
+) -> bool:
+    """Audit what differs between two snapshots; return whether anything did."""
+    old, new = changed_fields(before, after)
+    if not new:
+        return False
+    record_audit(
+        session,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        before=old,
+        after=new,
+        organization_id=organization_id,
+        note=note,
+    )
+    return True

@@ -8,6 +8,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, tuple_
@@ -20,13 +21,14 @@ from app.accounts.scoping import (
     visible_contacts,
     visible_organizations,
 )
-from app.core.audit import AuditEntry, changed_fields, record_audit
+from app.core.audit import AuditEntry, record_audit, record_changes
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.countries.models import Country
 from app.countries.service import require_country
 from app.members.custom_fields import list_custom_fields, validate_custom_values
 from app.members.models import (
+    BounceStatus,
     Contact,
     MembershipStatus,
     Organization,
@@ -336,22 +338,20 @@ def apply_organization_changes(
         )
     for name, value in changes.items():
         setattr(organization, name, value if value != "" or name == "name" else None)
-    old, new = changed_fields(before, snapshot(organization))
-    if not new:
-        return False
-    organization.updated_at = utcnow()
-    session.flush()
-    record_audit(
+    changed = record_changes(
         session,
         actor=principal.actor,
         action="organization.update",
         target_type="organization",
         target_id=organization.id,
         organization_id=organization.id,
-        before=old,
-        after=new,
+        before=before,
+        after=snapshot(organization),
     )
-    return True
+    if changed:
+        organization.updated_at = utcnow()
+        session.flush()
+    return changed
 
 
 def archive_organization(
@@ -464,18 +464,42 @@ def _combine_contacts(*, keep: Contact, drop: Contact) -> None:
     ):
         keep.subscription_status = drop.subscription_status
         keep.paused_until = drop.paused_until
-    keep.hard_bounce_count = max(keep.hard_bounce_count, drop.hard_bounce_count)
-    keep.soft_bounce_count = max(keep.soft_bounce_count, drop.soft_bounce_count)
-    if drop.bounce_status.value == "hard" or (
-        drop.bounce_status.value == "soft" and keep.bounce_status.value == "ok"
-    ):
-        keep.bounce_status = drop.bounce_status
-    keep.last_bounced_at = max(
-        filter(None, [keep.last_bounced_at, drop.last_bounced_at]), default=None
+    raise_bounce_state(
+        keep,
+        bounce_status=drop.bounce_status,
+        hard_bounce_count=drop.hard_bounce_count,
+        soft_bounce_count=drop.soft_bounce_count,
+        last_bounced_at=drop.last_bounced_at,
     )
     keep.consent_at = keep.consent_at or drop.consent_at
     keep.consent_method = keep.consent_method or drop.consent_method
     keep.updated_at = utcnow()
+
+
+BOUNCE_FIELDS = ("bounce_status", "hard_bounce_count", "soft_bounce_count", "last_bounced_at")
+_BOUNCE_SEVERITY = {BounceStatus.ok: 0, BounceStatus.soft: 1, BounceStatus.hard: 2}
+
+
+def raise_bounce_state(
+    contact: Contact,
+    *,
+    bounce_status: BounceStatus | None,
+    hard_bounce_count: int | None,
+    soft_bounce_count: int | None,
+    last_bounced_at: datetime | None,
+) -> None:
+    """Take the worse of two records of an address's bounces; never lowers what is known
+    (a merge or an import must not make a dead address mailable again)."""
+    if (
+        bounce_status is not None
+        and _BOUNCE_SEVERITY[bounce_status] > _BOUNCE_SEVERITY[contact.bounce_status]
+    ):
+        contact.bounce_status = bounce_status
+    contact.hard_bounce_count = max(contact.hard_bounce_count, hard_bounce_count or 0)
+    contact.soft_bounce_count = max(contact.soft_bounce_count, soft_bounce_count or 0)
+    contact.last_bounced_at = max(
+        filter(None, [contact.last_bounced_at, last_bounced_at]), default=None
+    )
 
 
 # --- contacts -------------------------------------------------------------------------------
@@ -576,22 +600,20 @@ def apply_contact_changes(
         _ensure_email_free(session, contact.organization_id, changes["email"], except_id=contact.id)
     for name, value in changes.items():
         setattr(contact, name, value)
-    old, new = changed_fields(before, contact_snapshot(contact))
-    if not new:
-        return False
-    contact.updated_at = utcnow()
-    session.flush()
-    record_audit(
+    changed = record_changes(
         session,
         actor=principal.actor,
         action="contact.update",
         target_type="contact",
         target_id=contact.id,
         organization_id=contact.organization_id,
-        before=old,
-        after=new,
+        before=before,
+        after=contact_snapshot(contact),
     )
-    return True
+    if changed:
+        contact.updated_at = utcnow()
+        session.flush()
+    return changed
 
 
 def _refuse_resubscribe_by_others(

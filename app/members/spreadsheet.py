@@ -99,7 +99,7 @@ from sqlmodel import Session, col, select
 
 from app.accounts.principal import Principal
 from app.accounts.scoping import visible_organizations
-from app.core.audit import changed_fields, record_audit
+from app.core.audit import record_changes
 from app.core.db import refresh_planner_statistics
 from app.core.errors import DomainError, ValidationFailed
 from app.core.types import utcnow
@@ -123,6 +123,7 @@ from app.members.schemas import (
     OrganizationFilter,
     OrganizationUpdate,
 )
+from app.members.service import BOUNCE_FIELDS
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 EXPORT_CHUNK_SIZE = 500
@@ -159,7 +160,6 @@ CONTACT_COLUMNS: dict[str, str] = {
     "contact_soft_bounce_count": "soft_bounce_count",
     "contact_last_bounced_at": "last_bounced_at",
 }
-BOUNCE_FIELDS = ("bounce_status", "hard_bounce_count", "soft_bounce_count", "last_bounced_at")
 # Fields that always have a value: an empty cell keeps it (or takes the default).
 _KEEP_WHEN_EMPTY = {
     "name",  # contact name; an organisation's name is required
@@ -186,9 +186,6 @@ class _BounceState(BaseModel):
     hard_bounce_count: NonNegativeInt | None = None
     soft_bounce_count: NonNegativeInt | None = None
     last_bounced_at: AwareDatetime | None = None
-
-
-_BOUNCE_SEVERITY = {BounceStatus.ok: 0, BounceStatus.soft: 1, BounceStatus.hard: 2}
 
 
 # --- reading the file ------------------------------------------------------------------
@@ -577,12 +574,12 @@ class _Importer:
             except ValidationError as error:
                 raise _RowRejected(_pydantic_reason(error, CONTACT_COLUMNS)) from None
             contact = service.add_contact(self.session, self.principal, organization, data)
-            raise_bounce_state(self.session, self.principal, contact, row.bounce)
+            apply_bounce_state(self.session, self.principal, contact, row.bounce)
             return contact, "created"
         # The email is the match key, equal to the stored one: leave it out.
         changes = {name: value for name, value in row.changes.items() if name != "email"}
         changed = service.apply_contact_changes(self.session, self.principal, contact, changes)
-        changed = raise_bounce_state(self.session, self.principal, contact, row.bounce) or changed
+        changed = apply_bounce_state(self.session, self.principal, contact, row.bounce) or changed
         return contact, "updated" if changed else "unchanged"
 
     def stored_contact(self, organization: Organization, email: str) -> Contact | None:
@@ -593,38 +590,27 @@ class _Importer:
         return next((c for c in organization.contacts if c.email == email), None)
 
 
-def raise_bounce_state(
+def apply_bounce_state(
     session: Session, principal: Principal, contact: Contact, state: _BounceState
 ) -> bool:
     """Take the file's bounce state where it is worse than the stored one; never lower it."""
     before = {name: getattr(contact, name) for name in BOUNCE_FIELDS}
-    if (
-        state.bounce_status is not None
-        and _BOUNCE_SEVERITY[state.bounce_status] > _BOUNCE_SEVERITY[contact.bounce_status]
-    ):
-        contact.bounce_status = state.bounce_status
-    contact.hard_bounce_count = max(contact.hard_bounce_count, state.hard_bounce_count or 0)
-    contact.soft_bounce_count = max(contact.soft_bounce_count, state.soft_bounce_count or 0)
-    contact.last_bounced_at = max(
-        filter(None, [contact.last_bounced_at, state.last_bounced_at]), default=None
-    )
-    old, new = changed_fields(before, {name: getattr(contact, name) for name in BOUNCE_FIELDS})
-    if not new:
-        return False
-    contact.updated_at = utcnow()
-    session.flush()
-    record_audit(
+    service.raise_bounce_state(contact, **state.model_dump())
+    changed = record_changes(
         session,
         actor=principal.actor,
         action="contact.bounce_state",
         target_type="contact",
         target_id=contact.id,
         organization_id=contact.organization_id,
-        before=old,
-        after=new,
+        before=before,
+        after={name: getattr(contact, name) for name in BOUNCE_FIELDS},
         note="import",
     )
-    return True
+    if changed:
+        contact.updated_at = utcnow()
+        session.flush()
+    return changed
 
 
 # Imports that add at least this many rows refresh the planner's statistics.
