@@ -157,6 +157,8 @@ def members_page(request: Request, session: SessionDep, principal: PrincipalDep)
         "page": page,
         "paged": cursor is not None,
         "first_url": "/members?" + urlencode(form.query_items()),
+        # The API's export takes the same filters as this page.
+        "export_url": "/api/organizations/export.csv?" + urlencode(form.query_items()),
         "next_url": next_url,
         "countries_by_code": {country.iso3: country for country in all_countries},
         "region_names": {str(region.slug): region.name for region in regions},

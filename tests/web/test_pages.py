@@ -1,5 +1,7 @@
 """The server-rendered pages, through the app in-process (no browser)."""
 
+import html
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -341,3 +343,18 @@ def test_unknown_page_address_is_an_html_404_but_api_stays_json(client: TestClie
     api = client.get("/api/no-such-thing")
     assert api.status_code == 404
     assert api.json() == {"detail": "Not Found"}
+
+
+def test_member_list_offers_an_export_of_the_same_filters(
+    client: TestClient, session: Session
+) -> None:
+    make_organization(session, name="Exported Kenya", country="KEN")
+    make_organization(session, name="Not exported France", country="FRA")
+    session.flush()
+    page = client.get("/members", params={"region": "africa", "country": ""})
+    link = re.search(r'href="(/api/organizations/export\.csv\?[^"]*)"', page.text)
+    assert link is not None
+    export = client.get(html.unescape(link.group(1)))
+    assert export.status_code == 200
+    assert "Exported Kenya" in export.text
+    assert "Not exported France" not in export.text
