@@ -3,7 +3,9 @@
 One transaction per unit of work: `session_scope()` commits on success and rolls back
 on error; services only `flush()`. On SQLite the driver's own transaction handling is
 switched off so that SQLAlchemy emits BEGIN itself: that makes SAVEPOINTs work (tests
-rely on them) and lets writers take the lock up front.
+rely on them) and lets a unit of work that writes take the write lock up front
+(`BEGIN IMMEDIATE`), so that a second writer waits on the busy timeout instead of
+failing with "database is locked" when it upgrades a read lock.
 """
 
 from collections.abc import Iterator
@@ -12,12 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from starlette.requests import Request
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from app.core.settings import get_settings
 
 SessionFactory = sessionmaker(class_=Session, expire_on_commit=False)
+# Execution option naming how a SQLite transaction begins: IMMEDIATE (the default,
+# for anything that may write) or DEFERRED (read-only units of work).
+SQLITE_BEGIN = "sqlite_begin"
 _engine: Engine | None = None
 
 
@@ -47,7 +53,8 @@ def _create_sqlite_engine(url: str, busy_timeout_ms: int, **kwargs: Any) -> Engi
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
@@ -72,10 +79,12 @@ def dispose_engine() -> None:
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    if SessionFactory.kw.get("bind") is None:
-        get_engine()
-    session = SessionFactory()
+def session_scope(*, writes: bool = True) -> Iterator[Session]:
+    """A unit of work. `writes=False` lets SQLite readers run beside a writer."""
+    bind = SessionFactory.kw.get("bind") or get_engine()
+    if not writes and isinstance(bind, Engine):
+        bind = bind.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+    session = SessionFactory(bind=bind)
     try:
         yield session
         session.commit()
@@ -96,7 +105,11 @@ def refresh_planner_statistics(session: Session, tables: list[str]) -> None:
         session.execute(text(f'ANALYZE "{table}"'))
 
 
-def get_session() -> Iterator[Session]:
-    """FastAPI dependency: the request's one transaction."""
-    with session_scope() as session:
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """FastAPI dependency: the request's one transaction (used with scope="function",
+    so that it commits before the response is sent, see app/core/http.py)."""
+    with session_scope(writes=request.method not in READ_ONLY_METHODS) as session:
         yield session

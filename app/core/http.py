@@ -13,7 +13,9 @@ from app.accounts.principal import Principal, api_principal
 from app.core.db import get_session
 from app.core.errors import DomainError
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits when the endpoint returns, before the
+# response goes out, so a client never sees success for a change that did not commit.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 # Ids in paths fit the database's integer column; larger numbers are a 422, not a 500.
 ResourceId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 PrincipalDep = Annotated[Principal, Depends(api_principal)]
