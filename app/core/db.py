@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from starlette.requests import Request
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
+from starlette.requests import Request
 
 from app.core.settings import get_settings
 

@@ -27,6 +27,9 @@ class NotFound(DomainError):
 
     status_code = 404
 
+    def __init__(self, message: str, *, field: str | None = None, location: str = "path") -> None:
+        super().__init__(message, field=field, location=location)
+
 
 class ValidationFailed(DomainError):
     """Input that is well-formed JSON but wrong for the domain (unknown country, ...)."""

@@ -31,10 +31,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secret_key_is_real(self) -> "Settings":
-        if self.secret_key == DEMO_SECRET_KEY and not (self.demo_mode or self.is_sqlite):
+        if self.secret_key == DEMO_SECRET_KEY and not self.demo_mode:
             raise ValueError(
-                "SECRET_KEY must be set when not running in demo mode (DEMO_MODE=1) "
-                "or on the embedded SQLite default"
+                "SECRET_KEY must be set (32+ random characters) unless DEMO_MODE=1; "
+                "the built-in key is public"
             )
         if len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be at least 32 characters long")

@@ -67,13 +67,16 @@ def get_country(session: Session, iso3: str) -> Country:
     return country
 
 
-def require_country(session: Session, iso3: str, *, field: str = "country") -> Country:
+def require_country(
+    session: Session, iso3: str, *, field: str = "country", location: str = "body"
+) -> Country:
     """A country a client named in its input: unknown codes are a 422 on that field."""
     country = session.get(Country, iso3.upper())
     if country is None:
         raise ValidationFailed(
             f"Unknown country code {iso3!r}: expected an ISO 3166-1 alpha-3 code such as 'KEN'",
             field=field,
+            location=location,
         )
     return country
 

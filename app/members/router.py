@@ -1,3 +1,4 @@
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
@@ -5,7 +6,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
-from app.core.http import PrincipalDep, SessionDep
+from app.core.http import PrincipalDep, ResourceId, SessionDep
 from app.members import custom_fields, service, spreadsheet
 from app.members.models import Organization
 from app.members.schemas import (
@@ -31,7 +32,8 @@ class AuditEntryRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    at: object
+    at: datetime
+    organization_id: int | None
     actor: str
     action: str
     target_type: str
@@ -114,21 +116,24 @@ def export_organizations(
 
 @router.get("/organizations/{organization_id}", response_model=OrganizationRead)
 def get_organization(
-    session: SessionDep, principal: PrincipalDep, organization_id: int
+    session: SessionDep, principal: PrincipalDep, organization_id: ResourceId
 ) -> OrganizationRead:
     return _read(session, service.get_organization(session, principal, organization_id))
 
 
 @router.patch("/organizations/{organization_id}", response_model=OrganizationRead)
 def update_organization(
-    session: SessionDep, principal: PrincipalDep, organization_id: int, data: OrganizationUpdate
+    session: SessionDep,
+    principal: PrincipalDep,
+    organization_id: ResourceId,
+    data: OrganizationUpdate,
 ) -> OrganizationRead:
     return _read(session, service.update_organization(session, principal, organization_id, data))
 
 
 @router.delete("/organizations/{organization_id}", response_model=OrganizationRead)
 def archive_organization(
-    session: SessionDep, principal: PrincipalDep, organization_id: int
+    session: SessionDep, principal: PrincipalDep, organization_id: ResourceId
 ) -> OrganizationRead:
     """Archives the organisation; its contacts, history and participation are kept."""
     return _read(session, service.archive_organization(session, principal, organization_id))
@@ -136,7 +141,7 @@ def archive_organization(
 
 @router.post("/organizations/{organization_id}/merge", response_model=OrganizationRead)
 def merge_organization(
-    session: SessionDep, principal: PrincipalDep, organization_id: int, data: MergeRequest
+    session: SessionDep, principal: PrincipalDep, organization_id: ResourceId, data: MergeRequest
 ) -> OrganizationRead:
     """Moves contacts, tags, languages and custom values into `into`, archives this one,
     and returns the organisation that remains."""
@@ -147,7 +152,7 @@ def merge_organization(
 
 @router.get("/organizations/{organization_id}/history", response_model=list[AuditEntryRead])
 def organization_history(
-    session: SessionDep, principal: PrincipalDep, organization_id: int
+    session: SessionDep, principal: PrincipalDep, organization_id: ResourceId
 ) -> list[AuditEntryRead]:
     return [
         AuditEntryRead.model_validate(entry)
@@ -157,7 +162,7 @@ def organization_history(
 
 @router.get("/organizations/{organization_id}/contacts", response_model=list[ContactRead])
 def list_contacts(
-    session: SessionDep, principal: PrincipalDep, organization_id: int
+    session: SessionDep, principal: PrincipalDep, organization_id: ResourceId
 ) -> list[ContactRead]:
     return [
         ContactRead.from_contact(c)
@@ -169,7 +174,7 @@ def list_contacts(
     "/organizations/{organization_id}/contacts", response_model=ContactRead, status_code=201
 )
 def create_contact(
-    session: SessionDep, principal: PrincipalDep, organization_id: int, data: ContactCreate
+    session: SessionDep, principal: PrincipalDep, organization_id: ResourceId, data: ContactCreate
 ) -> ContactRead:
     return ContactRead.from_contact(
         service.create_contact(session, principal, organization_id, data)
@@ -177,19 +182,23 @@ def create_contact(
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactRead)
-def get_contact(session: SessionDep, principal: PrincipalDep, contact_id: int) -> ContactRead:
+def get_contact(
+    session: SessionDep, principal: PrincipalDep, contact_id: ResourceId
+) -> ContactRead:
     return ContactRead.from_contact(service.get_contact(session, principal, contact_id))
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactRead)
 def update_contact(
-    session: SessionDep, principal: PrincipalDep, contact_id: int, data: ContactUpdate
+    session: SessionDep, principal: PrincipalDep, contact_id: ResourceId, data: ContactUpdate
 ) -> ContactRead:
     return ContactRead.from_contact(service.update_contact(session, principal, contact_id, data))
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)
-def delete_contact(session: SessionDep, principal: PrincipalDep, contact_id: int) -> Response:
+def delete_contact(
+    session: SessionDep, principal: PrincipalDep, contact_id: ResourceId
+) -> Response:
     service.delete_contact(session, principal, contact_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

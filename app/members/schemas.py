@@ -56,6 +56,8 @@ def _iso3(value: str) -> str:
 
 def _website(value: str) -> str:
     url = value.strip()
+    if len(url) > 500:
+        raise ValueError("must be at most 500 characters")
     if not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", url, flags=re.IGNORECASE):
         raise ValueError("must be an http:// or https:// address")
     return url
@@ -76,7 +78,10 @@ def _single_line(value: str) -> str:
 
 
 def _in_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 has no UTC equivalent
+        raise ValueError("is out of the range of dates that can be stored") from None
 
 
 def _unique(values: list[str]) -> list[str]:
@@ -315,11 +320,19 @@ class CustomFieldCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key: CustomFieldKey = Field(description="snake_case, used in the API and CSV columns")
-    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    label: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+        AfterValidator(_single_line),
+    ]
     field_type: CustomFieldType
-    choices: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]] = Field(
-        default_factory=list, max_length=200
-    )
+    choices: list[
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+            AfterValidator(_single_line),
+        ]
+    ] = Field(default_factory=list, max_length=200)
     required: bool = False
 
 

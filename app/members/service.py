@@ -21,7 +21,7 @@ from app.accounts.scoping import (
     visible_contacts,
     visible_organizations,
 )
-from app.core.audit import AuditEntry, record_audit, record_changes
+from app.core.audit import AuditEntry, changed_fields, record_audit, record_changes
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.countries.models import Country
@@ -45,6 +45,7 @@ from app.members.schemas import (
 )
 
 MAX_PAGE_SIZE = 500
+MAX_ID = 2_147_483_647  # ids are 32-bit integers in the database
 
 
 # --- reading --------------------------------------------------------------------------
@@ -55,7 +56,7 @@ def filtered_organizations(
 ) -> SelectOfScalar[Organization]:
     """The organisations the principal may see that match the filters (unordered)."""
     for code in filters.country:
-        require_country(session, code, field="country")
+        require_country(session, code, field="country", location="query")
     query = visible_organizations(principal)
     if not filters.include_archived and MembershipStatus.archived not in filters.membership_status:
         query = query.where(col(Organization.membership_status) != MembershipStatus.archived)
@@ -159,7 +160,13 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         name, identifier = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if isinstance(name, str) and isinstance(identifier, int):
+        if (
+            isinstance(name, str)
+            and len(name) <= 300
+            and name.encode("utf-8")  # refuses lone surrogates
+            and isinstance(identifier, int)
+            and 1 <= identifier <= MAX_ID
+        ):
             return name, identifier
     except (ValueError, TypeError, binascii.Error):
         pass
@@ -323,6 +330,15 @@ def apply_organization_changes(
 ) -> bool:
     """Apply validated field values; audit and return whether anything changed."""
     before = snapshot(organization)
+    if (
+        organization.merged_into_id is not None
+        and changes.get("membership_status", MembershipStatus.archived)
+        is not MembershipStatus.archived
+    ):
+        raise Conflict(
+            f"This organisation was merged into #{organization.merged_into_id}; edit that one",
+            field="membership_status",
+        )
     if "country" in changes:
         _require_placeable_country(session, principal, changes["country"])
         organization.country_iso3 = changes.pop("country")
@@ -372,7 +388,7 @@ def merge_organizations(
     """Move contacts, focus areas, languages and custom values from `source` into `into`,
     then archive `source`. Where both have a contact with the same email, the surviving
     contact keeps the stricter subscription and bounce state: an unsubscribe is never
-    lost in a merge."""
+    lost in a merge. Every change to either organisation and to each contact is audited."""
     if source_id == into_id:
         raise ValidationFailed("An organisation cannot be merged into itself", field="into")
     source = get_organization(session, principal, source_id)
@@ -380,74 +396,117 @@ def merge_organizations(
         target = get_organization(session, principal, into_id)
     except NotFound:
         raise ValidationFailed(f"No organisation with id {into_id}", field="into") from None
-    if source.membership_status is MembershipStatus.archived:
-        raise Conflict("This organisation is archived; it cannot be merged again")
+    if source.merged_into_id is not None:
+        raise Conflict(f"This organisation was already merged into #{source.merged_into_id}")
     if target.membership_status is MembershipStatus.archived:
         raise ValidationFailed("Cannot merge into an archived organisation", field="into")
 
+    moved, combined = _merge_contacts(session, principal, source, target)
+    counts = {"contacts_moved": moved, "contacts_combined": combined}
+
+    target_before = snapshot(target)
+    set_focus_areas(target, [*target.focus_areas, *source.focus_areas])
+    set_languages(
+        session,
+        target,
+        target.languages + [lang for lang in source.languages if lang not in target.languages],
+    )
+    if source.notes:
+        heading = f"Merged from {source.name} (#{source.id}):"
+        target.notes = "\n\n".join(filter(None, [target.notes, f"{heading}\n{source.notes}"]))
+    target.acronym = target.acronym or source.acronym
+    target.website = target.website or source.website
+    target.joined_on = min(filter(None, [target.joined_on, source.joined_on]), default=None)
+    # Custom values are copied as stored (validated when written); the target's win.
+    target.custom_fields = {**source.custom_fields, **target.custom_fields}
+
+    source_before = snapshot(source)
+    source.membership_status = MembershipStatus.archived
+    source.merged_into_id = target.id
+    source.updated_at = target.updated_at = utcnow()
+    session.flush()
+    for organization, before, action, extra in (
+        (source, source_before, "organization.merge", {}),
+        (target, target_before, "organization.merge_received", {"merged_from_id": source.id}),
+    ):
+        old, new = changed_fields(before, snapshot(organization))
+        record_audit(
+            session,
+            actor=principal.actor,
+            action=action,
+            target_type="organization",
+            target_id=organization.id,
+            organization_id=organization.id,
+            before=old,
+            after={**new, **extra, **counts},
+        )
+    session.expire(target, ["contacts"])
+    return target
+
+
+def _merge_contacts(
+    session: Session, principal: Principal, source: Organization, target: Organization
+) -> tuple[int, int]:
+    """Move the source's contacts to the target, combining those whose email the target
+    has already. Returns (moved, combined)."""
     target_contacts = {contact.email: contact for contact in target.contacts}
     moved, combined = 0, 0
     for contact in list(source.contacts):
         twin = target_contacts.get(contact.email)
         if twin is None:
+            before = contact_snapshot(contact)
             contact.organization_id = target.id or 0
             contact.updated_at = utcnow()
+            _audit_contact(
+                session, principal, "contact.update", contact, before, "moved in a merge"
+            )
             moved += 1
             continue
+        before = contact_snapshot(twin)
         _combine_contacts(keep=twin, drop=contact)
+        _audit_contact(
+            session,
+            principal,
+            "contact.update",
+            twin,
+            before,
+            f"combined with contact #{contact.id}",
+        )
+        record_audit(
+            session,
+            actor=principal.actor,
+            action="contact.delete",
+            target_type="contact",
+            target_id=contact.id,
+            organization_id=source.id,
+            before=contact_snapshot(contact),
+            note=f"combined into contact #{twin.id} in a merge",
+        )
         session.delete(contact)
         combined += 1
     session.flush()
+    return moved, combined
 
-    merged_custom = {**source.custom_fields, **target.custom_fields}
-    merged_languages = target.languages + [
-        lang for lang in source.languages if lang not in target.languages
-    ]
-    notes = target.notes
-    if source.notes:
-        notes = f"{notes}\n\n" if notes else ""
-        notes += f"Merged from {source.name} (#{source.id}):\n{source.notes}"
-    apply_organization_changes(
-        session,
-        principal,
-        target,
-        {
-            "focus_areas": sorted(set(target.focus_areas) | set(source.focus_areas)),
-            "languages": merged_languages,
-            "notes": notes,
-            "acronym": target.acronym or source.acronym,
-            "website": target.website or source.website,
-            "joined_on": min(filter(None, [target.joined_on, source.joined_on]), default=None),
-        },
-    )
-    # Custom values copied as stored (they were validated when written); the
-    # target's own values win.
-    target.custom_fields = merged_custom
 
-    source.membership_status = MembershipStatus.archived
-    source.merged_into_id = target.id
-    source.updated_at = target.updated_at = utcnow()
-    session.flush()
-    record_audit(
+def _audit_contact(
+    session: Session,
+    principal: Principal,
+    action: str,
+    contact: Contact,
+    before: dict[str, Any],
+    note: str,
+) -> None:
+    record_changes(
         session,
         actor=principal.actor,
-        action="organization.merge",
-        target_type="organization",
-        target_id=source.id,
-        organization_id=source.id,
-        after={"merged_into_id": target.id, "contacts_moved": moved, "contacts_combined": combined},
+        action=action,
+        target_type="contact",
+        target_id=contact.id,
+        organization_id=contact.organization_id,
+        before=before,
+        after=contact_snapshot(contact),
+        note=note,
     )
-    record_audit(
-        session,
-        actor=principal.actor,
-        action="organization.merge_received",
-        target_type="organization",
-        target_id=target.id,
-        organization_id=target.id,
-        after={"merged_from_id": source.id, "contacts_moved": moved, "contacts_combined": combined},
-    )
-    session.expire(target, ["contacts"])
-    return target
 
 
 _SUBSCRIPTION_STRICTNESS = {
@@ -538,6 +597,7 @@ def contact_snapshot(contact: Contact) -> dict[str, Any]:
             "paused_until",
             "consent_at",
             "consent_method",
+            *BOUNCE_FIELDS,
         )
     }
 

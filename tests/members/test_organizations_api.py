@@ -452,3 +452,57 @@ def test_merge_refusals(client: TestClient, session: Session, into: Any) -> None
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-1] == "into"
     assert client.get(f"/api/organizations/{org.id}").json()["membership_status"] == "active"
+
+
+def test_merge_audits_every_contact_and_field_it_changes(
+    client: TestClient, session: Session
+) -> None:
+    client.post("/api/custom-fields", json={"key": "tier", "label": "Tier", "field_type": "text"})
+    keep = make_organization(session, name="Keep Org", country="KEN")
+    dup = make_organization(session, name="Dup Org", country="KEN", custom_fields={"tier": "a"})
+    twin_keep = make_contact(session, keep, email="same@example.org")
+    twin_dup = make_contact(
+        session, dup, email="same@example.org", subscription_status="unsubscribed"
+    )
+    moving = make_contact(session, dup, email="moving@example.org")
+    session.flush()
+    assert client.post(f"/api/organizations/{dup.id}/merge", json={"into": keep.id}).is_success
+
+    history = client.get(f"/api/organizations/{keep.id}/history").json()
+    by_action = {(h["action"], h["target_id"]): h for h in history}
+    received = by_action[("organization.merge_received", str(keep.id))]
+    assert received["after"]["custom_fields"] == {"tier": "a"}
+    assert received["after"]["merged_from_id"] == dup.id
+    assert received["after"]["contacts_moved"] == 1
+    twin_change = by_action[("contact.update", str(twin_keep.id))]
+    assert twin_change["before"]["subscription_status"] == "subscribed"
+    assert twin_change["after"]["subscription_status"] == "unsubscribed"
+    assert ("contact.delete", str(twin_dup.id)) in by_action
+    moved = by_action[("contact.update", str(moving.id))]
+    assert moved["after"]["organization_id"] == keep.id
+    merged = by_action[("organization.merge", str(dup.id))]
+    assert merged["after"]["merged_into_id"] == keep.id
+
+
+def test_archived_duplicate_can_be_merged_but_only_once(
+    client: TestClient, session: Session
+) -> None:
+    keep = make_organization(session, name="Keeper", country="KEN")
+    other = make_organization(session, name="Other", country="KEN")
+    old = make_organization(session, name="Old", country="KEN", membership_status="archived")
+    session.flush()
+    assert client.post(f"/api/organizations/{old.id}/merge", json={"into": keep.id}).is_success
+    again = client.post(f"/api/organizations/{old.id}/merge", json={"into": other.id})
+    assert again.status_code == 409
+    assert f"already merged into #{keep.id}" in again.json()["detail"][0]["msg"]
+
+
+def test_a_merged_organisation_cannot_be_brought_back(client: TestClient, session: Session) -> None:
+    keep = make_organization(session, name="Survivor", country="KEN")
+    gone = make_organization(session, name="Merged away", country="KEN")
+    session.flush()
+    client.post(f"/api/organizations/{gone.id}/merge", json={"into": keep.id})
+    response = client.patch(f"/api/organizations/{gone.id}", json={"membership_status": "active"})
+    assert response.status_code == 409
+    assert response.json()["detail"][0]["loc"][-1] == "membership_status"
+    assert client.get(f"/api/organizations/{gone.id}").json()["membership_status"] == "archived"
