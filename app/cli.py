@@ -237,8 +237,7 @@ def demo_seed(
     console.print(
         f"{report.organizations} organisations in {report.countries} countries, "
         f"{report.contacts} contacts; {report.unsubscribed} unsubscribed, {report.paused} "
-        f"paused, {report.hard_bounced} hard-bounced, {report.soft_bounced} soft-bounced, "
-        f"{report.without_contacts} organisations without contacts"
+        f"paused, {report.hard_bounced} hard-bounced, {report.soft_bounced} soft-bounced"
     )
 
 

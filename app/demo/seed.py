@@ -75,9 +75,9 @@ MEMBERSHIP_STATUS_WEIGHTS: dict[MembershipStatus, float] = {
     MembershipStatus.suspended: 0.02,
     MembershipStatus.archived: 0.015,
 }
-# How many contacts an organisation has (mean about 3.9); a few have none at all.
+# How many contacts an organisation has: 1 to 6, every organisation at least one
+# (mean about 3.9).
 CONTACT_COUNT_WEIGHTS: dict[int, float] = {1: 0.06, 2: 0.12, 3: 0.2, 4: 0.25, 5: 0.2, 6: 0.17}
-NO_CONTACTS_RATE = 0.01
 NO_FOCAL_POINT_RATE = 0.06  # organisations whose focal point has left and not been replaced
 TWO_FOCAL_POINTS_RATE = 0.01  # ... and a few that name two
 UNSUBSCRIBED_RATE = 0.02
@@ -121,7 +121,6 @@ class SeedReport:
     organizations_by_region: dict[str, int] = field(default_factory=dict)
     contacts_by_region: dict[str, int] = field(default_factory=dict)
     countries: int = 0
-    without_contacts: int = 0
     unsubscribed: int = 0
     paused: int = 0
     hard_bounced: int = 0
@@ -138,7 +137,6 @@ class SeedReport:
         self.contacts_by_region[region] = self.contacts_by_region.get(region, 0) + len(
             draft.contacts
         )
-        self.without_contacts += not draft.contacts
         self._countries.add(draft.country.iso3)
         self.countries = len(self._countries)
         for contact in draft.contacts:
@@ -482,8 +480,6 @@ class _RegistryBuilder:
         self, country: _CountryInfo, languages: list[str], domain: str, joined_on: date | None
     ) -> list[dict[str, Any]]:
         rng = self.rng
-        if rng.random() < NO_CONTACTS_RATE:
-            return []
         count = _weighted(rng, CONTACT_COUNT_WEIGHTS)
         roles = self._roles(count)
         contacts = []

@@ -32,7 +32,7 @@ from app.members import service as members
 from app.members.custom_fields import list_custom_fields
 from app.members.models import MembershipStatus, OrganizationType
 from app.members.schemas import OrganizationFilter
-from app.web.templating import label, language_name, templates
+from app.web.templating import describe_history, label, language_name, templates
 
 router = APIRouter(include_in_schema=False)
 FilterModel = TypeVar("FilterModel", bound=BaseModel)
@@ -191,6 +191,7 @@ def organization_page(
     country = countries.get_country(session, organization.country_iso3)
     regions = {str(region.slug): region.name for region in _regions(session, principal)}
     definitions = {d.key: d for d in list_custom_fields(session)}
+    contacts = members.list_contacts(session, principal, identifier)
     custom_values = [
         (definitions[key].label if key in definitions else label(key), value)
         for key, value in sorted(organization.custom_fields.items())
@@ -201,8 +202,10 @@ def organization_page(
         "country": country,
         "region_name": regions.get(country.region_slug, label(country.region_slug)),
         "custom_values": custom_values,
-        "contacts": members.list_contacts(session, principal, identifier),
-        "history": members.organization_history(session, principal, identifier),
+        "contacts": contacts,
+        "history": describe_history(
+            members.organization_history(session, principal, identifier), identifier, contacts
+        ),
     }
     return templates.TemplateResponse(request, "members/detail.html", context)
 

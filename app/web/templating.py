@@ -4,14 +4,18 @@ Only presentation lives here (how a value is shown); every rule about what a val
 be stays in the schemas and services that the API uses too.
 """
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from babel import Locale
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from app.core.audit import AuditEntry
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -53,6 +57,17 @@ FIELD_LABELS: dict[str, str] = {
     "merged_from_id": "Merged from",
     "contacts_moved": "Contacts moved",
     "contacts_combined": "Contacts combined",
+    "organization_id": "Organisation",
+    "email": "Email",
+    "role": "Role",
+    "subscription_status": "Subscription",
+    "paused_until": "Paused until",
+    "consent_at": "Consent given",
+    "consent_method": "Consent method",
+    "bounce_status": "Bounce status",
+    "hard_bounce_count": "Hard bounces",
+    "soft_bounce_count": "Soft bounces",
+    "last_bounced_at": "Last bounce",
 }
 
 # Enum values as people say them; anything missing falls back to "Snake case".
@@ -65,13 +80,18 @@ VALUE_LABELS: dict[str, str] = {
     "focal_point": "Focal point",
     "asia-pacific": "Asia-Pacific",
     "mena": "Middle East and North Africa",
+    "ok": "OK",
 }
 
 ACTION_LABELS: dict[str, str] = {
     "organization.create": "Created",
     "organization.update": "Changed",
-    "organization.merge": "Merged into another organisation",
-    "organization.merge_received": "Received a merge",
+    "organization.merge": "Merged into",
+    "organization.merge_received": "Merged in",
+    "contact.create": "Contact added",
+    "contact.update": "Contact changed",
+    "contact.delete": "Contact removed",
+    "contact.bounce_state": "Bounce state raised",
 }
 
 # Badge tone per status value: the CSS gives each tone colours with AA contrast, and
@@ -178,11 +198,195 @@ def format_value(value: Any) -> str:
 ENUM_FIELDS = frozenset({*BADGE_TONES, "type", "role", "region"})
 
 
+# Fields whose recorded values are record ids, times, or language codes.
+ID_FIELDS = frozenset({"organization_id", "merged_into_id", "merged_from_id"})
+DATETIME_FIELDS = frozenset({"consent_at", "last_bounced_at"})
+LANGUAGE_FIELDS = frozenset({"language", "languages"})
+
+
 def field_value(field: str, value: Any) -> str:
     """A recorded value of `field` (history entries), as a person reads it."""
     if field in ENUM_FIELDS and isinstance(value, str):
         return label(value)
+    if field in ID_FIELDS and isinstance(value, int):
+        return f"#{value}"
+    if field in DATETIME_FIELDS and isinstance(value, str):
+        try:
+            return format_datetime(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    if field in LANGUAGE_FIELDS and isinstance(value, str | list):
+        codes = [value] if isinstance(value, str) else value
+        return format_value(
+            [language_name(code) if isinstance(code, str) else code for code in codes]
+        )
     return format_value(value)
+
+
+# --- history ---------------------------------------------------------------------------
+
+
+class _Person(Protocol):
+    id: int | None
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Link:
+    href: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str  # the field, as people say it
+    before: str | None  # None: nothing to change from (a creation)
+    after: str
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One audit entry as the organisation page tells it."""
+
+    entry: AuditEntry
+    title: str
+    link: Link | None = None  # the other organisation of a merge, after the title
+    detail: str | None = None
+    note: str | None = None
+    on_merged: Link | None = None  # the entry is about an organisation merged into this one
+    changes: list[Change] = field(default_factory=list)
+
+
+_MERGE_FIELDS = frozenset(
+    {"merged_into_id", "merged_from_id", "contacts_moved", "contacts_combined"}
+)
+_CONTACT_TITLE_FIELDS = frozenset({"name", "email", "organization_id"})
+# Values not worth listing in a creation: what every new record starts with.
+_UNREMARKABLE: dict[str, Any] = {
+    "bounce_status": "ok",
+    "hard_bounce_count": 0,
+    "soft_bounce_count": 0,
+}
+
+
+def describe_history(
+    entries: Sequence[AuditEntry], organization_id: int, contacts: Iterable[_Person]
+) -> list[HistoryItem]:
+    """The organisation's timeline (newest first) in words: what happened, to which
+    contact, and on which organisation when it was one since merged into this one."""
+    # Who each contact was, walking back in time from now: a contact's entries name it
+    # as it was called then, even if it was renamed or removed later.
+    people: dict[str, dict[str, Any]] = {
+        str(contact.id): {"name": contact.name, "email": contact.email} for contact in contacts
+    }
+    items = []
+    for entry in entries:
+        if entry.target_type == "contact":
+            item = _contact_item(entry, people.setdefault(entry.target_id, {}))
+        else:
+            item = _organization_item(entry)
+        if entry.organization_id is not None and entry.organization_id != organization_id:
+            other = entry.organization_id
+            item = replace(item, on_merged=Link(f"/members/{other}", f"#{other}"))
+        items.append(item)
+    return items
+
+
+def _organization_item(entry: AuditEntry) -> HistoryItem:
+    before, after = entry.before or {}, entry.after or {}
+    note = _sentence(entry.note)
+    if entry.action == "organization.merge":
+        into = after.get("merged_into_id")
+        return HistoryItem(
+            entry,
+            "Merged into" if isinstance(into, int) else "Merged into another organisation",
+            link=_organization_link(into),
+            note=note,
+            changes=_changes(entry, skip=_MERGE_FIELDS),
+        )
+    if entry.action == "organization.merge_received":
+        source = after.get("merged_from_id")
+        moved, combined = after.get("contacts_moved"), after.get("contacts_combined")
+        detail = None
+        if isinstance(moved, int) and isinstance(combined, int):
+            detail = f"({moved} contact{'' if moved == 1 else 's'} moved, {combined} combined)"
+        return HistoryItem(
+            entry,
+            "Merged in" if isinstance(source, int) else "Merged in another organisation",
+            link=_organization_link(source),
+            detail=detail,
+            note=note,
+            changes=_changes(entry, skip=_MERGE_FIELDS),
+        )
+    title = action_label(entry.action)
+    if entry.action == "organization.update" and "membership_status" in after:
+        if after["membership_status"] == "archived":
+            title = "Archived"
+        elif before.get("membership_status") == "archived":
+            title = "Restored from the archive"
+    return HistoryItem(entry, title, note=note, changes=_changes(entry))
+
+
+def _contact_item(entry: AuditEntry, known: dict[str, Any]) -> HistoryItem:
+    before, after = entry.before or {}, entry.after or {}
+    # A creation names the contact as it was then; a removal, as it was until then.
+    if entry.action == "contact.create":
+        known.update(_identity(after))
+    elif entry.action == "contact.delete":
+        known.update(_identity(before))
+    who = {**_identity(after), **known}
+    # Entries older than this one see the contact as it was before this change.
+    known.update(_identity(before))
+
+    name = who.get("name") or f"contact #{entry.target_id}"
+    full = f"{name} <{who['email']}>" if who.get("email") else name
+    note = _sentence(entry.note)
+    if entry.action == "contact.create":
+        return HistoryItem(
+            entry,
+            f"Contact added: {full}",
+            note=note,
+            changes=_changes(entry, skip=_CONTACT_TITLE_FIELDS),
+        )
+    if entry.action == "contact.delete":
+        return HistoryItem(entry, f"Contact removed: {full}", note=note)
+    if entry.action == "contact.bounce_state":
+        source = f" ({entry.note})" if entry.note else ""
+        return HistoryItem(entry, f"Bounce state raised{source}: {name}", changes=_changes(entry))
+    title = ACTION_LABELS.get(entry.action) or f"Contact: {action_label(entry.action).lower()}"
+    return HistoryItem(entry, f"{title}: {name}", note=note, changes=_changes(entry))
+
+
+def _identity(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: values[key] for key in ("name", "email") if values.get(key)}
+
+
+def _organization_link(identifier: Any) -> Link | None:
+    if not isinstance(identifier, int):
+        return None
+    return Link(f"/members/{identifier}", f"#{identifier}")
+
+
+def _sentence(note: str | None) -> str | None:
+    return note[:1].upper() + note[1:] if note else None
+
+
+def _changes(entry: AuditEntry, *, skip: frozenset[str] = frozenset()) -> list[Change]:
+    """The fields an entry records: from → to for a change, the values for a creation."""
+    changes = []
+    for key, value in (entry.after or {}).items():
+        if key in skip:
+            continue
+        if entry.before is None:
+            shown = field_value(key, value)
+            if shown != "—" and not (key in _UNREMARKABLE and _UNREMARKABLE[key] == value):
+                changes.append(Change(label(key), None, shown))
+        else:
+            changes.append(
+                Change(label(key), field_value(key, entry.before.get(key)), field_value(key, value))
+            )
+    return changes
 
 
 def _environment() -> Environment:

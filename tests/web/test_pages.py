@@ -8,9 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from app.members import spreadsheet
 from app.members.models import BounceStatus
 from app.web import router as web_router
-from tests.factories import make_contact, make_organization
+from tests.factories import STAFF, make_contact, make_organization
 
 
 class _FormFields(HTMLParser):
@@ -235,6 +236,127 @@ def test_organization_history_shows_changes(client: TestClient, registry: dict[s
     assert "Changed" in html
     assert '<span class="changes__from">Active</span>' in html
     assert '<span class="changes__to">Lapsed</span>' in html
+
+
+def as_text(markup: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", markup)).split())
+
+
+def history_titles(page: str) -> list[str]:
+    """The history entries' headlines, newest first, as text."""
+    return [
+        as_text(title) for title in re.findall(r'<p class="history__action">(.*?)</p>', page, re.S)
+    ]
+
+
+def merged_organisation_mentions(page: str) -> list[str]:
+    """The ids of "on merged organisation #id" in the history, as read."""
+    return re.findall(r"on merged organisation #(\d+)", as_text(page))
+
+
+def test_organization_history_tells_contact_changes(client: TestClient, session: Session) -> None:
+    organization = make_organization(session, name="Haki Centre", country="KEN")
+    amina = make_contact(session, organization, name="Amina Yusuf", email="amina@haki.example.org")
+    otieno = make_contact(
+        session, organization, name="Otieno Odhiambo", email="otieno@haki.example.org", role="legal"
+    )
+    session.flush()
+    renamed = client.patch(
+        f"/api/contacts/{amina.id}",
+        json={"name": "Amina Yusuf-Ali", "subscription_status": "paused"},
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert client.delete(f"/api/contacts/{otieno.id}").status_code == 204
+    report = spreadsheet.import_members(
+        session,
+        STAFF,
+        b"organization_name,country,contact_email,contact_bounce_status,contact_soft_bounce_count\n"
+        b"Haki Centre,KEN,amina@haki.example.org,soft,2\n",
+    )
+    assert report.contacts.updated == 1
+
+    html = assert_html_page(client.get(f"/members/{organization.id}"))
+    # Contact entries are this organisation's own: none is "on a merged organisation"
+    # (their target is the contact, not an organisation).
+    assert "on merged organisation" not in html
+    assert history_titles(html) == [
+        "Bounce state raised (import): Amina Yusuf-Ali",
+        "Contact removed: Otieno Odhiambo <otieno@haki.example.org>",
+        "Contact changed: Amina Yusuf-Ali",
+        # Named as they were then, before the rename.
+        "Contact added: Otieno Odhiambo <otieno@haki.example.org>",
+        "Contact added: Amina Yusuf <amina@haki.example.org>",
+        "Created",
+    ]
+    # Escaped, not markup.
+    assert "Contact removed: Otieno Odhiambo &lt;otieno@haki.example.org&gt;" in html
+    assert "<otieno@" not in html
+    # What changed, from and to.
+    for field, before, after in (
+        ("Name", "Amina Yusuf", "Amina Yusuf-Ali"),
+        ("Subscription", "Subscribed", "Paused"),
+        ("Bounce status", "OK", "Soft"),
+        ("Soft bounces", "0", "2"),
+    ):
+        assert re.search(
+            rf"<dt>{field}</dt>\s*<dd><span class=\"changes__from\">{before}</span>"
+            rf".*?<span class=\"changes__to\">{after}</span></dd>",
+            html,
+        ), field
+    # An addition lists what the contact was added with, without repeating who.
+    assert '<dt>Role</dt>\n          <dd><span class="changes__to">Legal</span></dd>' in html
+    assert "<dt>Organisation</dt>" not in html
+    assert "<dt>Hard bounces</dt>" not in html  # zero, as for every new contact
+    assert '<dt>Name</dt>\n          <dd><span class="changes__to">Haki Centre</span>' in html
+
+
+def test_organization_history_tells_merges(client: TestClient, session: Session) -> None:
+    survivor = make_organization(session, name="Haki Network", country="KEN")
+    make_contact(session, survivor, name="Amina Yusuf", email="amina@haki.example.org")
+    merged = make_organization(
+        session, name="Haki Net", country="KEN", focus_areas=["victims-rights"]
+    )
+    make_contact(session, merged, name="Amina Y.", email="amina@haki.example.org")
+    make_contact(session, merged, name="Baraka Mwangi", email="baraka@haki.example.org")
+    session.flush()
+    response = client.post(f"/api/organizations/{merged.id}/merge", json={"into": survivor.id})
+    assert response.status_code == 200, response.text
+
+    html = assert_html_page(client.get(f"/members/{survivor.id}"))
+    titles = history_titles(html)
+    assert titles[0] == f"Merged in organisation #{merged.id} (1 contact moved, 1 combined)"
+    assert f'Merged in <a href="/members/{merged.id}">' in html
+    assert f"Merged into organisation #{survivor.id}" in titles
+    assert "Contact changed: Baraka Mwangi" in titles  # moved in
+    assert "Contact removed: Amina Y. <amina@haki.example.org>" in titles  # combined
+    assert "Contact added: Baraka Mwangi <baraka@haki.example.org>" in titles
+    assert titles[-2:] == ["Contact added: Amina Yusuf <amina@haki.example.org>", "Created"]
+    # Entries of the merged organisation say so, by the organisation's id, never a
+    # contact's.
+    mentions = merged_organisation_mentions(html)
+    assert mentions
+    assert set(mentions) == {str(merged.id)}
+    assert f'on merged organisation <a href="/members/{merged.id}">#{merged.id}</a>' in html
+    assert '<dt>Focus areas</dt>\n          <dd><span class="changes__from">—</span>' in html
+
+    merged_html = assert_html_page(client.get(f"/members/{merged.id}"))
+    merged_titles = history_titles(merged_html)
+    assert merged_titles[0] == f"Merged into organisation #{survivor.id}"
+    assert f'Merged into <a href="/members/{survivor.id}">' in merged_html
+    assert merged_organisation_mentions(merged_html) == []
+    assert re.search(
+        r'<dt>Membership status</dt>\s*<dd><span class="changes__from">Active</span>'
+        r'.*?<span class="changes__to">Archived</span>',
+        merged_html,
+    )
+
+
+def test_organization_history_names_an_archiving(client: TestClient, session: Session) -> None:
+    organization = make_organization(session, name="Closing Down Forum", country="KEN")
+    session.flush()
+    assert client.delete(f"/api/organizations/{organization.id}").status_code == 200
+    html = assert_html_page(client.get(f"/members/{organization.id}"))
+    assert history_titles(html) == ["Archived", "Created"]
 
 
 def test_organization_page_escapes_what_users_typed(client: TestClient, session: Session) -> None:
