@@ -136,8 +136,8 @@ def members_export(
         typer.Option("--output", "-o", dir_okay=False, help="Write here instead of stdout"),
     ] = None,
 ) -> None:
-    """Write every organisation (archived ones too) and its contacts as CSV, in the
-    format `members import` reads."""
+    """Write every organisation (archived ones too, but not those merged into another)
+    and its contacts as CSV, in the format `members import` reads."""
     import sys
 
     from rich.progress import Progress
@@ -145,27 +145,26 @@ def members_export(
     from app.members.schemas import OrganizationFilter
     from app.members.spreadsheet import export_members
 
-    with session_scope() as session:
+    # Plan in a read-only unit of work; the rows are read chunk by chunk in their own.
+    with session_scope(writes=False) as session:
         export = export_members(session, OPERATOR, OrganizationFilter(include_archived=True))
-        if output is None:
-            for chunk in export.csv_chunks():
-                sys.stdout.write(chunk)
-            sys.stdout.flush()
-            return
-        with (
-            output.open("w", encoding="utf-8", newline="") as target,
-            Progress(console=console, transient=True) as progress,
-        ):
-            task = progress.add_task("Exporting organisations", total=None)
+    if output is None:
+        for chunk in export.csv_chunks():
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+        return
+    with (
+        output.open("w", encoding="utf-8", newline="") as target,
+        Progress(console=console, transient=True) as progress,
+    ):
+        task = progress.add_task("Exporting organisations", total=None)
 
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
 
-            for chunk in export.csv_chunks(progress=advance):
-                target.write(chunk)
-        console.print(
-            f"Exported {len(export.organization_ids)} organisations to [bold]{output}[/bold]"
-        )
+        for chunk in export.csv_chunks(progress=advance):
+            target.write(chunk)
+    console.print(f"Exported {len(export.organization_ids)} organisations to [bold]{output}[/bold]")
 
 
 @demo_cli.command("seed")

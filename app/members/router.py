@@ -105,7 +105,11 @@ def export_organizations(
     session: SessionDep, principal: PrincipalDep, filters: Annotated[OrganizationFilter, Query()]
 ) -> StreamingResponse:
     """The organisations matching the filters of GET /api/organizations, as CSV in the
-    import format (with a byte-order mark so that spreadsheets read it as UTF-8)."""
+    import format (with a byte-order mark so that spreadsheets read it as UTF-8).
+    Organisations merged into another are left out."""
+    # The filters are checked here, so that a bad one is a 422 and not a broken
+    # download. `session` closes when this function returns, before the body is
+    # streamed: the export holds only ids and reads the rows in its own units of work.
     export = spreadsheet.export_members(session, principal, filters)
     return StreamingResponse(
         export.csv_chunks(bom=True),

@@ -42,8 +42,8 @@ Contact columns (empty on the row of an organisation without contacts):
                                  ``2024-03-01T09:30:00+00:00`` (no zone: read as UTC)
 ``contact_consent_method``       how consent was given, free text
 ``contact_bounce_status``        ok, soft, hard
-``contact_hard_bounce_count``    whole number, 0 or more
-``contact_soft_bounce_count``    whole number, 0 or more
+``contact_hard_bounce_count``    whole number, 0 to 2147483647
+``contact_soft_bounce_count``    whole number, 0 to 2147483647
 ``contact_last_bounced_at``      when the last bounce happened, ISO 8601
 ===============================  ==========================================================
 
@@ -52,9 +52,12 @@ Import rules
 
 - An organisation matches an existing one with the same name (ignoring case) and
   country among those the importer may see; otherwise it is created. Where several
-  match, the row is rejected unless exactly one of them is not archived. A contact
-  matches the organisation's contact with the same email (ignoring case); otherwise
-  it is created. Nothing is deleted: contacts missing from the file stay.
+  share the name and country, a row whose membership_status is ``archived`` matches
+  only an archived one and any other row only one that is not archived; if that leaves
+  none or more than one, the row is rejected naming their ids (an archived row never
+  updates a current organisation, nor the other way round). A contact matches the
+  organisation's contact with the same email (ignoring case); otherwise it is
+  created. Nothing is deleted: contacts missing from the file stay.
 - An empty cell clears an optional field (acronym, focus areas, joined_on, website,
   address, notes, custom fields, paused_until, consent). Fields that always have a
   value (organisation type, membership status, languages, contact name, role,
@@ -67,7 +70,8 @@ Import rules
   a whole (nothing of it is applied) and reported with its number, counted as a
   spreadsheet does (the header is row 1), and a reason naming the column; the other
   rows are applied. A later row that disagrees with an earlier row of the same
-  organisation on an organisation column, or repeats a contact, is rejected.
+  organisation on an organisation column, or repeats a contact, is rejected; so is a
+  row with a value the database refuses.
 - Files are UTF-8, with or without a byte-order mark, at most 20 MB. Columns are
   separated by commas; semicolon- or tab-separated files (as some spreadsheet locales
   save them) are recognised from the header row. Unknown columns are an error, so that
@@ -76,8 +80,12 @@ Import rules
 
 Export writes the same columns, organisations in name order and contacts in the order
 they were added, so that exporting and importing into an empty registry reproduces it.
-Custom field definitions are not part of the file: define them before importing. Two
-organisations with the same name in the same country cannot be told apart by a file.
+Organisations merged into another are left out, archived or not asked for: their
+contacts, notes and other content now live in the organisation they were merged into,
+and a file cannot express a merge. Custom field definitions are not part of the file:
+define them before importing. Two organisations with the same name in the same country
+cannot be told apart by a file, except an archived one from one that is not, and only
+when both already exist: importing into an empty registry creates one of them.
 
 A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (after
 any number of ``'``) is written with a ``'`` in front, so that a spreadsheet does not
@@ -90,17 +98,17 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import IO, Any
+from typing import IO, Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, NonNegativeInt, ValidationError
-from sqlalchemy.exc import IntegrityError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
 from app.accounts.principal import Principal
 from app.accounts.scoping import visible_organizations
 from app.core.audit import record_changes
-from app.core.db import refresh_planner_statistics
+from app.core.db import refresh_planner_statistics, session_scope
 from app.core.errors import DomainError, ValidationFailed
 from app.core.types import utcnow
 from app.countries.models import Country
@@ -179,12 +187,16 @@ _FORMULA_START = re.compile(r"^'*[=+\-@\t\r]")
 _ESCAPED_FORMULA = re.compile(r"^'+[=+\-@\t\r]")
 
 
+# Counts are stored in a 32-bit integer column.
+BounceCount = Annotated[int, Field(ge=0, le=2_147_483_647)]
+
+
 class _BounceState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bounce_status: BounceStatus | None = None
-    hard_bounce_count: NonNegativeInt | None = None
-    soft_bounce_count: NonNegativeInt | None = None
+    hard_bounce_count: BounceCount | None = None
+    soft_bounce_count: BounceCount | None = None
     last_bounced_at: AwareDatetime | None = None
 
 
@@ -311,7 +323,10 @@ class _RowRejected(Exception):
         self.reason = reason
 
 
-OrgKey = tuple[str, str]  # (case-folded name, ISO3)
+NameKey = tuple[str, str]  # (case-folded name, ISO3)
+# The organisation a row is about: its name key and, where several organisations the
+# importer may see share that key, whether the row is archived (None otherwise).
+OrgKey = tuple[str, str, bool | None]
 
 
 @dataclass
@@ -341,7 +356,7 @@ class _Importer:
     principal: Principal
     file: ImportFile
     definitions: list[CustomFieldDefinition]
-    existing: dict[OrgKey, list[Organization]]
+    existing: dict[NameKey, list[Organization]]
     report: ImportReport
     seen: dict[OrgKey, _Seen] = field(default_factory=dict)
     # Organisations this import has applied rows to, the fields applied, and the outcome.
@@ -408,6 +423,11 @@ class _Importer:
         except IntegrityError:
             savepoint.rollback()
             raise _RowRejected("conflicts with a change made at the same time; retry") from None
+        except DataError as error:
+            # A value validation let by but the database refuses (out of range, too
+            # long...): this row is rejected, the import goes on.
+            savepoint.rollback()
+            raise _RowRejected(_data_error_reason(error)) from None
         except BaseException:
             savepoint.rollback()
             raise
@@ -449,8 +469,11 @@ class _Importer:
         validated = parsed.model_dump(exclude_unset=True, exclude={"custom_fields"})
         for custom_key, value in custom.items():
             validated[CUSTOM_PREFIX + custom_key] = value
-        key = ((parsed.name or "").casefold(), parsed.country or "")
-        return _OrganizationRow(key=key, values=validated)
+        name_key = ((parsed.name or "").casefold(), parsed.country or "")
+        archived: bool | None = None
+        if len(self.existing.get(name_key, [])) > 1:
+            archived = parsed.membership_status is MembershipStatus.archived
+        return _OrganizationRow(key=(*name_key, archived), values=validated)
 
     def custom_cells(self, cells: dict[str, str]) -> dict[str, Any]:
         defined = {definition.key for definition in self.definitions}
@@ -519,19 +542,37 @@ class _Importer:
         return organization
 
     def match(self, key: OrgKey) -> Organization | None:
-        candidates = self.existing.get(key, [])
-        if len(candidates) > 1:
-            current = [
-                o for o in candidates if o.membership_status is not MembershipStatus.archived
-            ]
-            candidates = current if len(current) == 1 else candidates
-        if len(candidates) > 1:
-            ids = ", ".join(str(o.id) for o in candidates)
-            raise _RowRejected(
-                f"organization_name: {len(candidates)} organisations have this name in "
-                f"{key[1]} (ids {ids}); merge or rename them first"
+        """The one existing organisation the row is about, or None for a new one.
+
+        Where several share the name and country, an archived row matches only an
+        archived one and any other row only one that is not archived: an export that
+        holds both an old, archived namesake and the current organisation re-imports
+        without either overwriting the other.
+        """
+        name, country, archived = key
+        candidates = self.existing.get((name, country), [])
+        if len(candidates) <= 1:
+            return candidates[0] if candidates else None
+        same_side = [
+            o for o in candidates if (o.membership_status is MembershipStatus.archived) == archived
+        ]
+        if len(same_side) == 1:
+            return same_side[0]
+        ids = ", ".join(f"{o.id} {o.membership_status.value}" for o in candidates)
+        if same_side:
+            state = "archived" if archived else "not archived"
+            why = f"{len(same_side)} of them are {state}, so the row cannot tell which it is"
+        elif archived:
+            why = "none of them is archived, and an archived row only updates an archived one"
+        else:
+            why = (
+                "all of them are archived, and a row not marked archived only updates one "
+                "that is not"
             )
-        return candidates[0] if candidates else None
+        raise _RowRejected(
+            f"organization_name: {len(candidates)} organisations have this name in "
+            f"{country} (ids {ids}); {why}: merge or rename them first"
+        )
 
     # --- contacts
 
@@ -552,9 +593,11 @@ class _Importer:
                 values[name] = raw if name in _VERBATIM_FIELDS else raw.strip()
         bounce_values = {name: values.pop(name) for name in BOUNCE_FIELDS if name in values}
         if isinstance(values.get("consent_at"), str):
-            values["consent_at"] = _assume_utc(values["consent_at"])
+            values["consent_at"] = _assume_utc(values["consent_at"], "contact_consent_at")
         if isinstance(bounce_values.get("last_bounced_at"), str):
-            bounce_values["last_bounced_at"] = _assume_utc(bounce_values["last_bounced_at"])
+            bounce_values["last_bounced_at"] = _assume_utc(
+                bounce_values["last_bounced_at"], "contact_last_bounced_at"
+            )
         try:
             parsed = ContactUpdate(**values)
             bounce = _BounceState(**bounce_values)
@@ -658,7 +701,7 @@ def import_members(
 
 def _existing_organizations(
     session: Session, principal: Principal, import_file: ImportFile
-) -> dict[OrgKey, list[Organization]]:
+) -> dict[NameKey, list[Organization]]:
     """The organisations a file may match, in one query (with their contacts in another).
 
     Names are compared case-folded in Python: SQLite's lower() only folds ASCII.
@@ -673,7 +716,7 @@ def _existing_organizations(
     )
     if import_file.has_contacts:
         query = query.options(selectinload(Organization.contacts))  # type: ignore[arg-type]
-    found: dict[OrgKey, list[Organization]] = {}
+    found: dict[NameKey, list[Organization]] = {}
     for organization in session.scalars(query):
         key = (organization.name.casefold(), organization.country_iso3)
         found.setdefault(key, []).append(organization)
@@ -698,14 +741,25 @@ def _schema_values(values: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _assume_utc(text: str) -> Any:
+def _assume_utc(text: str, column: str) -> Any:
     """Spreadsheets drop time zones: a date-time without one is read as UTC. Others are
     turned into UTC, as stored, so that the same instant is not taken for a change."""
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return text  # let the schema report it
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise _RowRejected(f"{column}: is out of the range of dates that can be stored") from None
+
+
+def _data_error_reason(error: DataError) -> str:
+    """The driver's first line says what was refused (e.g. "integer out of range")."""
+    detail = str(error.orig).strip().splitlines()
+    return "the database refused a value of this row" + (f": {detail[0]}" if detail else "")
 
 
 def _column_of(name: str) -> str:
@@ -749,9 +803,13 @@ def _domain_reason(error: DomainError, stage: str) -> str:
 
 @dataclass
 class MemberExport:
-    """An export planned (filters checked, rows counted) but not yet written."""
+    """An export planned (filters checked, rows counted) but not yet written.
 
-    session: Session
+    It holds ids and keys only, not the session that planned it: the rows are read in
+    units of work of their own while the file is written, which for a download is after
+    the request's session has closed.
+    """
+
     principal: Principal
     organization_ids: list[int]
     custom_keys: list[str]
@@ -769,18 +827,25 @@ class MemberExport:
         """In name order, a chunk at a time: one query for the organisations, and one
         each for their contacts, focus areas and languages."""
         for start in range(0, len(self.organization_ids), EXPORT_CHUNK_SIZE):
-            chunk = self.organization_ids[start : start + EXPORT_CHUNK_SIZE]
+            yield from self.load_chunk(self.organization_ids[start : start + EXPORT_CHUNK_SIZE])
+
+    def load_chunk(self, chunk: list[int]) -> list[Organization]:
+        """Read in a short read-only unit of work, ended before the rows are written,
+        so that no connection is held while a slow client reads the download. The
+        organisations come back detached, with everything the rows need loaded."""
+        with session_scope(writes=False) as session:
             loaded = {
                 organization.id: organization
-                for organization in self.session.scalars(
+                for organization in session.scalars(
                     visible_organizations(self.principal)
-                    .where(col(Organization.id).in_(chunk))
+                    .where(
+                        col(Organization.id).in_(chunk),
+                        col(Organization.merged_into_id).is_(None),
+                    )
                     .options(selectinload(Organization.contacts))  # type: ignore[arg-type]
                 )
             }
-            for organization_id in chunk:
-                if organization_id in loaded:
-                    yield loaded[organization_id]
+        return [loaded[organization_id] for organization_id in chunk if organization_id in loaded]
 
     def rows(self) -> Iterator[list[str]]:
         for organization in self.organizations():
@@ -848,9 +913,13 @@ def export_members(
     """Plan an export of the organisations matching `filters` that `principal` may see.
 
     Filters are checked here, before any byte is written, so that a bad filter is a
-    clear error and not a broken download.
+    clear error and not a broken download. `session` is used only here; the rows are
+    read later in units of work of their own (see `MemberExport`). Organisations merged
+    into another are left out: their contacts and content live in the survivor.
     """
-    query = service.filtered_organizations(session, principal, filters)
+    query = service.filtered_organizations(session, principal, filters).where(
+        col(Organization.merged_into_id).is_(None)
+    )
     ordered = session.execute(
         query.with_only_columns(col(Organization.id), col(Organization.custom_fields)).order_by(
             col(Organization.name), col(Organization.id)
@@ -860,7 +929,6 @@ def export_members(
     for _, values in ordered:
         custom_keys.update(values or {})
     return MemberExport(
-        session=session,
         principal=principal,
         organization_ids=[organization_id for organization_id, _ in ordered],
         custom_keys=sorted(custom_keys),

@@ -11,14 +11,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, delete, event, func, select, update
+from sqlalchemy.exc import DataError
 from sqlmodel import Session
 from typer.testing import CliRunner
 
 from app.accounts.principal import Principal, Role
 from app.cli import cli
 from app.core.audit import AuditEntry
+from app.core.db import session_scope
 from app.core.errors import ValidationFailed
-from app.members import custom_fields, spreadsheet
+from app.members import custom_fields, service, spreadsheet
 from app.members.models import (
     BounceStatus,
     Contact,
@@ -241,6 +243,35 @@ REJECTIONS = [
         {"contact_email": "", "contact_name": "Someone"}, "contact_email", "required", id="no-email"
     ),
     pytest.param({"contact_name": ""}, "contact_name", "", id="new-contact-without-name"),
+    pytest.param(
+        {"website": "https://example.org/" + "a" * 490}, "website", "500", id="long-website"
+    ),
+    # No UTC equivalent within datetime's range: a rejected row, not an OverflowError.
+    pytest.param(
+        {"contact_consent_at": "0001-01-01T00:00:00+01:00"},
+        "contact_consent_at",
+        "out of the range",
+        id="consent-before-year-1",
+    ),
+    pytest.param(
+        {"contact_last_bounced_at": "9999-12-31T23:59:59-01:00"},
+        "contact_last_bounced_at",
+        "out of the range",
+        id="bounce-after-year-9999",
+    ),
+    # Counts fit the database's integer column (a 500 on PostgreSQL otherwise).
+    pytest.param(
+        {"contact_hard_bounce_count": "99999999999"},
+        "contact_hard_bounce_count",
+        "2147483647",
+        id="huge-hard-count",
+    ),
+    pytest.param(
+        {"contact_soft_bounce_count": "99999999999"},
+        "contact_soft_bounce_count",
+        "2147483647",
+        id="huge-soft-count",
+    ),
 ]
 
 
@@ -611,6 +642,70 @@ def test_ambiguous_match_is_rejected(session: Session) -> None:
     assert run_import(session, b"organization_name,country\nTWIN,KEN\n").rejected == 0
 
 
+def test_an_archived_row_matches_only_an_archived_namesake(session: Session) -> None:
+    """Several organisations share a name: an archived row never updates a current one,
+    nor a current row an archived one."""
+    old = make_organization(session, name="Twin", country="KEN", notes="old")
+    current = make_organization(session, name="Twin", country="KEN", notes="current")
+    old.membership_status = MembershipStatus.archived
+    session.flush()
+    data = (
+        b"organization_name,country,membership_status,notes\n"
+        b"Twin,KEN,archived,old\n"
+        b"Twin,KEN,active,current\n"
+    )
+    report = run_import(session, data)
+    assert report.rejected_rows == []
+    assert report.organizations.model_dump() == {"created": 0, "updated": 0, "unchanged": 2}
+    session.refresh(old)
+    session.refresh(current)
+    assert (old.membership_status, old.notes) == (MembershipStatus.archived, "old")
+    assert (current.membership_status, current.notes) == (MembershipStatus.active, "current")
+
+    changed = data.replace(b"archived,old", b"archived,older").replace(b"current\n", b"now\n")
+    report = run_import(session, changed)
+    assert report.rejected_rows == []
+    assert report.organizations.updated == 2
+    session.refresh(old)
+    session.refresh(current)
+    assert (old.membership_status, old.notes) == (MembershipStatus.archived, "older")
+    assert (current.membership_status, current.notes) == (MembershipStatus.active, "now")
+
+
+def test_no_namesake_on_the_rows_side_is_ambiguous(session: Session) -> None:
+    first = make_organization(session, name="Twin", country="KEN")
+    second = make_organization(session, name="Twin", country="KEN")
+    session.flush()
+    archived_row = b"organization_name,country,membership_status\nTwin,KEN,archived\n"
+    report = run_import(session, archived_row)
+    [rejection] = report.rejected_rows
+    assert rejection.reason.startswith("organization_name: 2 organisations"), rejection.reason
+    assert f"(ids {first.id} active, {second.id} active)" in rejection.reason
+    assert "none of them is archived" in rejection.reason
+    assert report.organizations.model_dump() == {"created": 0, "updated": 0, "unchanged": 0}
+
+    first.membership_status = second.membership_status = MembershipStatus.archived
+    session.flush()
+    current_row = b"organization_name,country,membership_status\nTwin,KEN,active\n"
+    [rejection] = run_import(session, current_row).rejected_rows
+    assert "all of them are archived" in rejection.reason
+    [rejection] = run_import(session, archived_row).rejected_rows
+    assert "2 of them are archived" in rejection.reason
+    session.refresh(first)
+    session.refresh(second)
+    assert first.membership_status is second.membership_status is MembershipStatus.archived
+
+    # A single organisation of that name is matched whatever the row says.
+    only = make_organization(session, name="Single", country="KEN")
+    session.flush()
+    report = run_import(
+        session, b"organization_name,country,membership_status\nSingle,KEN,archived\n"
+    )
+    assert report.organizations.updated == 1
+    session.refresh(only)
+    assert only.membership_status is MembershipStatus.archived
+
+
 # --- export and the round trip -----------------------------------------------------------
 
 
@@ -750,13 +845,140 @@ def test_values_of_a_deleted_custom_field_export_and_reimport_unchanged(
     assert report.rejected_rows[0].reason.startswith("custom:partner_code: Unknown custom field")
 
 
-def test_export_loads_contacts_in_bulk(session: Session, connection: Connection) -> None:
+def test_reimporting_an_export_after_a_merge_leaves_the_survivor_as_it_is(
+    session: Session,
+) -> None:
+    merged = make_organization(session, name="Foo Dup", country="KEN", notes="old record")
+    make_contact(session, merged, email="a@example.org")
+    survivor = make_organization(
+        session, name="Foo Dup", country="KEN", website="https://foo.example.org"
+    )
+    make_contact(session, survivor, email="b@example.org")
+    session.flush()
+    service.merge_organizations(session, STAFF, merged.id or 0, survivor.id or 0)
+    session.flush()
+    before = registry_state(session)
+
+    exported = export_text(session, include_archived=True)
+    # The merged organisation is left out: its contacts and notes live in the survivor.
+    records = export_records(exported)
+    assert [(r["membership_status"], r["contact_email"]) for r in records] == [
+        ("active", "a@example.org"),
+        ("active", "b@example.org"),
+    ]
+    assert records[0]["website"] == "https://foo.example.org"
+    assert "old record" in records[0]["notes"]
+
+    report = run_import(session, exported.encode())
+    assert report.rejected_rows == []
+    assert report.organizations.model_dump() == {"created": 0, "updated": 0, "unchanged": 1}
+    assert report.contacts.model_dump() == {"created": 0, "updated": 0, "unchanged": 2}
+    assert registry_state(session) == before
+    session.refresh(survivor)
+    assert survivor.membership_status is MembershipStatus.active
+    assert survivor.website == "https://foo.example.org"
+
+    empty_registry(session)
+    report = run_import(session, exported.encode())
+    assert report.rejected_rows == []
+    assert report.organizations.created == 1
+    assert report.contacts.created == 2
+    [state] = registry_state(session)
+    assert [o for o in before if o["membership_status"] is MembershipStatus.active] == [state]
+
+
+def test_a_value_the_database_refuses_rejects_only_its_row(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DataError for one row (a value validation let by) rolls that row back and
+    rejects it; the rest of the import goes on."""
+    add_contact = service.add_contact
+
+    def refused(*args: Any, **kwargs: Any) -> Contact:
+        contact = add_contact(*args, **kwargs)  # flushed, with its audit entry
+        if contact.email == "bad@example.org":
+            raise DataError("INSERT INTO contacts ...", {}, Exception("value too long\nDETAIL"))
+        return contact
+
+    monkeypatch.setattr(service, "add_contact", refused)
+    audits = audit_count(session)
+    data = csv_bytes(
+        [
+            row(organization_name="Bad Org", contact_name="Bad", contact_email="bad@example.org"),
+            row(contact_name="Good", contact_email="good@example.org"),
+        ]
+    )
+    report = run_import(session, data)
+    assert [(r.row, r.reason) for r in report.rejected_rows] == [
+        (2, "the database refused a value of this row: value too long")
+    ]
+    assert report.organizations.created == 1
+    assert report.contacts.created == 1
+    assert set(session.scalars(select(Organization.name)).all()) == {"Kenyan Section of the ICJ"}
+    assert set(session.scalars(select(Contact.email)).all()) == {"good@example.org"}
+    assert audit_count(session) == audits + 2
+
+
+def test_an_out_of_range_value_on_postgresql_rejects_only_its_row(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same with a real refusal: PostgreSQL's integer column."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite stores integers of any size")
+    raise_bounce_state = service.raise_bounce_state
+
+    def overflow(contact: Contact, **state: Any) -> None:
+        raise_bounce_state(contact, **state)
+        if contact.email == "bad@example.org":
+            contact.hard_bounce_count = 2**40
+
+    monkeypatch.setattr(service, "raise_bounce_state", overflow)
+    data = csv_bytes(
+        [
+            row(contact_name="Bad", contact_email="bad@example.org"),
+            row(contact_name="Good", contact_email="good@example.org"),
+        ]
+    )
+    report = run_import(session, data)
+    [rejection] = report.rejected_rows
+    assert rejection.row == 2
+    assert rejection.reason.startswith("the database refused a value of this row: "), rejection
+    assert "out of range" in rejection.reason
+    assert set(session.scalars(select(Contact.email)).all()) == {"good@example.org"}
+
+
+def test_export_reads_rows_in_its_own_unit_of_work(session: Session) -> None:
+    """The API's session closes when the endpoint returns, before the body is written:
+    the planned export must not go back to it."""
+    organization = make_organization(session, name="Org", country="KEN", focus_areas=["apic"])
+    make_contact(session, organization, email="a@example.org")
+    session.flush()
+    used_after_close: list[str] = []
+    with session_scope(writes=False) as request_session:
+        export = spreadsheet.export_members(request_session, STAFF, OrganizationFilter())
+
+    def record(state: Any) -> None:
+        used_after_close.append(str(state.statement))
+
+    event.listen(request_session, "do_orm_execute", record)
+    text = "".join(export.csv_chunks())
+    assert used_after_close == []
+    [record_] = export_records(text)
+    assert (record_["focus_areas"], record_["contact_email"]) == ("apic", "a@example.org")
+
+
+def test_export_loads_contacts_in_bulk(
+    session: Session, connection: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for number in range(30):
-        organization = make_organization(session, name=f"Org {number:02d}", country="KEN")
+        organization = make_organization(
+            session, name=f"Org {number:02d}", country="KEN", focus_areas=["apic"]
+        )
         for person in range(3):
             make_contact(session, organization, email=f"p{person}-{number}@example.org")
     session.flush()
     session.expunge_all()
+    monkeypatch.setattr(spreadsheet, "EXPORT_CHUNK_SIZE", 10)  # three chunks
     selects: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -769,7 +991,9 @@ def test_export_loads_contacts_in_bulk(session: Session, connection: Connection)
     finally:
         event.remove(connection, "before_cursor_execute", count)
     assert len(export_records(text)) == 90
-    assert len(selects) <= 8, selects
+    # Planning (ids, custom field definitions), then per chunk of ten organisations
+    # one query each for them, their contacts, focus areas and languages.
+    assert len(selects) <= 2 + 3 * 4, selects
 
 
 # --- API ----------------------------------------------------------------------------------
