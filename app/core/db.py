@@ -44,6 +44,8 @@ def _create_sqlite_engine(url: str, busy_timeout_ms: int, **kwargs: Any) -> Engi
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN, see below
+        # SQLite's own lower() folds ASCII only; searches must match "É" with "é" too.
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -57,6 +59,10 @@ def _create_sqlite_engine(url: str, busy_timeout_ms: int, **kwargs: Any) -> Engi
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 def get_engine() -> Engine:

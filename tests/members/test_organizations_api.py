@@ -506,3 +506,11 @@ def test_a_merged_organisation_cannot_be_brought_back(client: TestClient, sessio
     assert response.status_code == 409
     assert response.json()["detail"][0]["loc"][-1] == "membership_status"
     assert client.get(f"/api/organizations/{gone.id}").json()["membership_status"] == "archived"
+
+
+def test_text_search_ignores_case_beyond_ascii(client: TestClient, session: Session) -> None:
+    make_organization(session, name="ÉQUIPE Sénégalaise pour la Cour", country="SEN")
+    session.flush()
+    for text in ("équipe", "SÉNÉGALAISE", "cour"):
+        names = _names(client.get("/api/organizations", params={"q": text}))
+        assert names == ["ÉQUIPE Sénégalaise pour la Cour"], text
