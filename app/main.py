@@ -2,15 +2,20 @@
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.accounts.auth import Public
+from app.accounts.router import router as accounts_router
 from app.core.db import session_scope
-from app.core.http import install_error_handlers
+from app.core.errors import NotAuthenticated
+from app.core.http import domain_error_response, install_error_handlers
 from app.countries.router import router as countries_router
 from app.members.router import router as members_router
+from app.web.account_pages import router as account_pages_router
+from app.web.account_pages import sign_in_url
 from app.web.router import not_found_page
 from app.web.router import router as web_router
 from app.web.templating import STATIC_DIR
@@ -22,10 +27,20 @@ def create_app() -> FastAPI:
         version="0.1.0",
     )
     install_error_handlers(app)
+    app.include_router(accounts_router)
     app.include_router(countries_router)
     app.include_router(members_router)
     app.include_router(web_router)
+    app.include_router(account_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(NotAuthenticated)
+    async def sign_in_first(request: Request, error: NotAuthenticated) -> Response:
+        # A person on a page is sent to sign in and brought back; API clients get 401.
+        if request.url.path.startswith("/api/"):
+            return await domain_error_response(request, error)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(sign_in_url(target), status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
     async def not_found_as_page(request: Request, error: StarletteHTTPException) -> Response:
@@ -34,7 +49,7 @@ def create_app() -> FastAPI:
             return not_found_page(request, "There is no page at this address.")
         return await http_exception_handler(request, error)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], dependencies=[Public])
     def healthz() -> JSONResponse:
         try:
             with session_scope() as session:

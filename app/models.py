@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and the tests."""
 
+from app.accounts.models import Credential, SignInLink, User, UserRegion
 from app.core.audit import AuditEntry
 from app.core.models import metadata
 from app.countries.models import Country, CountryStatusChange, Region
@@ -16,10 +17,14 @@ __all__ = [
     "Contact",
     "Country",
     "CountryStatusChange",
+    "Credential",
     "CustomFieldDefinition",
     "Organization",
     "OrganizationFocusArea",
     "OrganizationLanguage",
     "Region",
+    "SignInLink",
+    "User",
+    "UserRegion",
     "metadata",
 ]

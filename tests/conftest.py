@@ -11,9 +11,10 @@ with a stated reason, or fail when REQUIRE_SERVICES=1.
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -23,10 +24,13 @@ from sqlmodel import Session
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
 
+from app.accounts.models import User
+from app.accounts.principal import Role
 from app.core import migrations
 from app.core.db import SessionFactory, create_db_engine
 from app.countries.treaty_data import load_countries, read_treaty_data
 from app.main import create_app
+from tests.factories import bearer_headers, make_user
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -106,9 +110,40 @@ def session(connection: Connection) -> Iterator[Session]:
 
 
 @pytest.fixture
-def client(connection: Connection) -> Iterator[TestClient]:
+def anonymous_client(connection: Connection) -> Iterator[TestClient]:
     with TestClient(create_app()) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def admin_user(session: Session) -> User:
+    return make_user(session, Role.secretariat, is_admin=True, full_name="Test Admin")
+
+
+@pytest.fixture
+def client(anonymous_client: TestClient, session: Session, admin_user: User) -> TestClient:
+    """Signed in (bearer token) as a secretariat admin, who sees everything."""
+    anonymous_client.headers.update(bearer_headers(session, admin_user))
+    session.flush()
+    return anonymous_client
+
+
+@pytest.fixture
+def client_as(connection: Connection, session: Session) -> Iterator[Callable[..., TestClient]]:
+    """client_as(role, **user_fields): a new client signed in as a new user of that role."""
+    clients: list[TestClient] = []
+
+    def sign_in(role: Role, **fields: Any) -> TestClient:
+        user = make_user(session, role, **fields)
+        test_client = TestClient(create_app())
+        test_client.headers.update(bearer_headers(session, user))
+        session.flush()
+        clients.append(test_client)
+        return test_client
+
+    yield sign_in
+    for test_client in clients:
+        test_client.close()
 
 
 @pytest.fixture

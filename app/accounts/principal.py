@@ -1,8 +1,7 @@
 """Who is acting. Every service that reads or writes takes a Principal.
 
-Accounts and roles arrive with their own issue; until then the API acts as the
-secretariat and the CLI as the operator who runs it. Both go through `scoping.py`,
-so adding roles changes one place.
+The API builds one from the signed-in user (app/accounts/auth.py); the CLI acts as the
+operator of the installation. What a principal may see is decided in `scoping.py`.
 """
 
 import getpass
@@ -22,6 +21,8 @@ class Principal:
     role: Role
     regions: frozenset[str] = field(default_factory=frozenset)
     organization_id: int | None = None
+    user_id: int | None = None
+    is_admin: bool = False
 
 
 def cli_principal() -> Principal:
@@ -30,9 +31,4 @@ def cli_principal() -> Principal:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
-    return Principal(actor=f"cli:{user}", role=Role.secretariat)
-
-
-def api_principal() -> Principal:
-    """FastAPI dependency for the caller; replaced by real sign-in with accounts."""
-    return Principal(actor="api", role=Role.secretariat)
+    return Principal(actor=f"cli:{user}", role=Role.secretariat, is_admin=True)

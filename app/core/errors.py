@@ -39,3 +39,15 @@ class ValidationFailed(DomainError):
 
 class Conflict(DomainError):
     status_code = 409
+
+
+class NotAuthenticated(DomainError):
+    """No valid sign-in. Pages answer with the sign-in page, the API with 401."""
+
+    status_code = 401
+
+
+class Forbidden(DomainError):
+    """A route this role may never use (a record out of scope is NotFound instead)."""
+
+    status_code = 403

@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 
-from app.accounts.principal import Principal, api_principal
 from app.core.db import get_session
 from app.core.errors import DomainError
 
@@ -18,13 +17,17 @@ from app.core.errors import DomainError
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 # Ids in paths fit the database's integer column; larger numbers are a 422, not a 500.
 ResourceId = Annotated[int, Path(ge=1, le=2_147_483_647)]
-PrincipalDep = Annotated[Principal, Depends(api_principal)]
+
+
+async def domain_error_response(_request: Request, error: DomainError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+    return JSONResponse(
+        status_code=error.status_code, content={"detail": error.to_detail()}, headers=headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DomainError)
-    async def domain_error(_request: Request, error: DomainError) -> JSONResponse:
-        return JSONResponse(status_code=error.status_code, content={"detail": error.to_detail()})
+    app.add_exception_handler(DomainError, domain_error_response)  # type: ignore[arg-type]
 
     @app.exception_handler(RequestValidationError)
     async def request_validation_error(

@@ -6,7 +6,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
-from app.core.http import PrincipalDep, ResourceId, SessionDep
+from app.accounts.auth import AdminUser, AnyUser, StaffUser
+from app.accounts.principal import Principal, Role
+from app.core.http import ResourceId, SessionDep
 from app.members import custom_fields, service, spreadsheet
 from app.members.models import Organization
 from app.members.schemas import (
@@ -42,15 +44,17 @@ class AuditEntryRead(BaseModel):
     after: dict | None
 
 
-def _read(session: Session, organization: Organization) -> OrganizationRead:
+def _read(session: Session, principal: Principal, organization: Organization) -> OrganizationRead:
     region = service.region_of(session, organization)
-    return OrganizationRead.from_organization(organization, region)
+    return OrganizationRead.from_organization(
+        organization, region, internal=principal.role is not Role.member
+    )
 
 
 @router.get("/organizations", response_model=OrganizationPage)
 def list_organizations(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: AnyUser,
     query: Annotated[OrganizationListQuery, Query()],
 ) -> OrganizationPage:
     page = service.list_organizations(
@@ -58,7 +62,12 @@ def list_organizations(
     )
     regions = service.regions_of(session, page.items)
     return OrganizationPage(
-        items=[OrganizationRead.from_organization(o, regions[o.country_iso3]) for o in page.items],
+        items=[
+            OrganizationRead.from_organization(
+                o, regions[o.country_iso3], internal=principal.role is not Role.member
+            )
+            for o in page.items
+        ],
         next_cursor=page.next_cursor,
         total=page.total,
     )
@@ -66,9 +75,9 @@ def list_organizations(
 
 @router.post("/organizations", response_model=OrganizationRead, status_code=201)
 def create_organization(
-    session: SessionDep, principal: PrincipalDep, data: OrganizationCreate
+    session: SessionDep, principal: StaffUser, data: OrganizationCreate
 ) -> OrganizationRead:
-    return _read(session, service.create_organization(session, principal, data))
+    return _read(session, principal, service.create_organization(session, principal, data))
 
 
 # The import and export routes come before /organizations/{organization_id}, or
@@ -78,7 +87,7 @@ def create_organization(
 @router.post("/organizations/import", response_model=ImportReport)
 def import_organizations(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: StaffUser,
     file: Annotated[UploadFile, File(description="CSV in the format of docs/import-format.md")],
     dry_run: Annotated[bool, Query(description="Check and count, change nothing")] = False,
     dry_run_form: Annotated[
@@ -102,7 +111,7 @@ def import_organizations(
     responses={200: {"content": {"text/csv": {}}, "description": "CSV, one row per contact"}},
 )
 def export_organizations(
-    session: SessionDep, principal: PrincipalDep, filters: Annotated[OrganizationFilter, Query()]
+    session: SessionDep, principal: StaffUser, filters: Annotated[OrganizationFilter, Query()]
 ) -> StreamingResponse:
     """The organisations matching the filters of GET /api/organizations, as CSV in the
     import format (with a byte-order mark so that spreadsheets read it as UTF-8).
@@ -120,43 +129,49 @@ def export_organizations(
 
 @router.get("/organizations/{organization_id}", response_model=OrganizationRead)
 def get_organization(
-    session: SessionDep, principal: PrincipalDep, organization_id: ResourceId
+    session: SessionDep, principal: AnyUser, organization_id: ResourceId
 ) -> OrganizationRead:
-    return _read(session, service.get_organization(session, principal, organization_id))
+    return _read(session, principal, service.get_organization(session, principal, organization_id))
 
 
 @router.patch("/organizations/{organization_id}", response_model=OrganizationRead)
 def update_organization(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: StaffUser,
     organization_id: ResourceId,
     data: OrganizationUpdate,
 ) -> OrganizationRead:
-    return _read(session, service.update_organization(session, principal, organization_id, data))
+    return _read(
+        session, principal, service.update_organization(session, principal, organization_id, data)
+    )
 
 
 @router.delete("/organizations/{organization_id}", response_model=OrganizationRead)
 def archive_organization(
-    session: SessionDep, principal: PrincipalDep, organization_id: ResourceId
+    session: SessionDep, principal: StaffUser, organization_id: ResourceId
 ) -> OrganizationRead:
     """Archives the organisation; its contacts, history and participation are kept."""
-    return _read(session, service.archive_organization(session, principal, organization_id))
+    return _read(
+        session, principal, service.archive_organization(session, principal, organization_id)
+    )
 
 
 @router.post("/organizations/{organization_id}/merge", response_model=OrganizationRead)
 def merge_organization(
-    session: SessionDep, principal: PrincipalDep, organization_id: ResourceId, data: MergeRequest
+    session: SessionDep, principal: StaffUser, organization_id: ResourceId, data: MergeRequest
 ) -> OrganizationRead:
     """Moves contacts, tags, languages and custom values into `into`, archives this one,
     and returns the organisation that remains."""
     return _read(
-        session, service.merge_organizations(session, principal, organization_id, data.into)
+        session,
+        principal,
+        service.merge_organizations(session, principal, organization_id, data.into),
     )
 
 
 @router.get("/organizations/{organization_id}/history", response_model=list[AuditEntryRead])
 def organization_history(
-    session: SessionDep, principal: PrincipalDep, organization_id: ResourceId
+    session: SessionDep, principal: StaffUser, organization_id: ResourceId
 ) -> list[AuditEntryRead]:
     return [
         AuditEntryRead.model_validate(entry)
@@ -166,7 +181,7 @@ def organization_history(
 
 @router.get("/organizations/{organization_id}/contacts", response_model=list[ContactRead])
 def list_contacts(
-    session: SessionDep, principal: PrincipalDep, organization_id: ResourceId
+    session: SessionDep, principal: AnyUser, organization_id: ResourceId
 ) -> list[ContactRead]:
     return [
         ContactRead.from_contact(c)
@@ -178,7 +193,7 @@ def list_contacts(
     "/organizations/{organization_id}/contacts", response_model=ContactRead, status_code=201
 )
 def create_contact(
-    session: SessionDep, principal: PrincipalDep, organization_id: ResourceId, data: ContactCreate
+    session: SessionDep, principal: AnyUser, organization_id: ResourceId, data: ContactCreate
 ) -> ContactRead:
     return ContactRead.from_contact(
         service.create_contact(session, principal, organization_id, data)
@@ -186,35 +201,31 @@ def create_contact(
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactRead)
-def get_contact(
-    session: SessionDep, principal: PrincipalDep, contact_id: ResourceId
-) -> ContactRead:
+def get_contact(session: SessionDep, principal: AnyUser, contact_id: ResourceId) -> ContactRead:
     return ContactRead.from_contact(service.get_contact(session, principal, contact_id))
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactRead)
 def update_contact(
-    session: SessionDep, principal: PrincipalDep, contact_id: ResourceId, data: ContactUpdate
+    session: SessionDep, principal: AnyUser, contact_id: ResourceId, data: ContactUpdate
 ) -> ContactRead:
     return ContactRead.from_contact(service.update_contact(session, principal, contact_id, data))
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)
-def delete_contact(
-    session: SessionDep, principal: PrincipalDep, contact_id: ResourceId
-) -> Response:
+def delete_contact(session: SessionDep, principal: AnyUser, contact_id: ResourceId) -> Response:
     service.delete_contact(session, principal, contact_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/custom-fields", response_model=list[CustomFieldRead])
-def list_custom_fields(session: SessionDep) -> list[CustomFieldRead]:
+def list_custom_fields(session: SessionDep, principal: StaffUser) -> list[CustomFieldRead]:
     return [CustomFieldRead.model_validate(d) for d in custom_fields.list_custom_fields(session)]
 
 
 @router.post("/custom-fields", response_model=CustomFieldRead, status_code=201)
 def create_custom_field(
-    session: SessionDep, principal: PrincipalDep, data: CustomFieldCreate
+    session: SessionDep, principal: AdminUser, data: CustomFieldCreate
 ) -> CustomFieldRead:
     return CustomFieldRead.model_validate(
         custom_fields.create_custom_field(session, principal, data)
@@ -222,6 +233,6 @@ def create_custom_field(
 
 
 @router.delete("/custom-fields/{key}", status_code=204)
-def delete_custom_field(session: SessionDep, principal: PrincipalDep, key: str) -> Response:
+def delete_custom_field(session: SessionDep, principal: AdminUser, key: str) -> Response:
     custom_fields.delete_custom_field(session, principal, key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -181,7 +181,10 @@ class OrganizationRead(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def from_organization(cls, organization: Organization, region: str) -> "OrganizationRead":
+    def from_organization(
+        cls, organization: Organization, region: str, *, internal: bool = True
+    ) -> "OrganizationRead":
+        """`internal=False` leaves out the secretariat's own notes (for members)."""
         return cls(
             id=organization.id or 0,
             name=organization.name,
@@ -195,7 +198,7 @@ class OrganizationRead(BaseModel):
             website=organization.website,
             joined_on=organization.joined_on,
             address=organization.address,
-            notes=organization.notes,
+            notes=organization.notes if internal else None,
             custom_fields=dict(organization.custom_fields),
             merged_into_id=organization.merged_into_id,
             created_at=organization.created_at,

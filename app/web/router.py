@@ -17,9 +17,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
+from app.accounts.auth import AnyUser, Public, StaffUser
 from app.accounts.principal import Principal
 from app.core.errors import NotFound, ValidationFailed
-from app.core.http import PrincipalDep, SessionDep
+from app.core.http import SessionDep
 from app.countries import service as countries
 from app.countries.models import (
     ApicStatus,
@@ -128,13 +129,13 @@ def _regions(session: Session, principal: Principal) -> list[RegionRead]:
 # --- pages --------------------------------------------------------------------------------
 
 
-@router.get("/")
+@router.get("/", dependencies=[Public])
 def home() -> RedirectResponse:
     return RedirectResponse("/members", status_code=302)
 
 
 @router.get("/members", response_class=HTMLResponse)
-def members_page(request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
+def members_page(request: Request, session: SessionDep, principal: StaffUser) -> Response:
     form = read_filter_form(request, reserved=("cursor",))
     cursor = request.query_params.get("cursor") or None
     filters = validate_filters(OrganizationFilter, form)
@@ -179,7 +180,7 @@ def members_page(request: Request, session: SessionDep, principal: PrincipalDep)
 
 @router.get("/members/{organization_id}", response_class=HTMLResponse)
 def organization_page(
-    request: Request, session: SessionDep, principal: PrincipalDep, organization_id: str
+    request: Request, session: SessionDep, principal: StaffUser, organization_id: str
 ) -> Response:
     identifier = _parse_id(organization_id)
     if identifier is None:
@@ -211,7 +212,7 @@ def organization_page(
 
 
 @router.get("/countries", response_class=HTMLResponse)
-def countries_page(request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
+def countries_page(request: Request, session: SessionDep, principal: AnyUser) -> Response:
     form = read_filter_form(request)
     filters = validate_filters(CountryFilter, form)
     rows: list[Country] = []
@@ -236,9 +237,7 @@ def countries_page(request: Request, session: SessionDep, principal: PrincipalDe
 
 
 @router.get("/countries/{iso3}", response_class=HTMLResponse)
-def country_page(
-    request: Request, session: SessionDep, principal: PrincipalDep, iso3: str
-) -> Response:
+def country_page(request: Request, session: SessionDep, principal: AnyUser, iso3: str) -> Response:
     try:
         if not re.fullmatch(r"[A-Za-z]{3}", iso3):
             raise NotFound(iso3)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from babel import Locale
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -409,4 +410,13 @@ def _environment() -> Environment:
     return environment
 
 
-templates = Jinja2Templates(env=_environment())
+def _signed_in(request: Request) -> dict[str, Any]:
+    """Who is signed in, and the CSRF token their forms must carry (set by the auth
+    dependency; absent on public pages)."""
+    return {
+        "current_principal": getattr(request.state, "principal", None),
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+    }
+
+
+templates = Jinja2Templates(env=_environment(), context_processors=[_signed_in])

@@ -19,13 +19,16 @@ from app.main import create_app
 from app.members.models import Organization
 from app.members.schemas import OrganizationCreate
 from app.members.service import create_organization
+from tests.factories import bearer_headers, make_user
 
 STAFF = Principal(actor="test:staff", role=Role.secretariat)
 
 
-def test_a_failed_commit_is_never_reported_as_success(connection: object) -> None:
+def test_a_failed_commit_is_never_reported_as_success(session: OrmSession) -> None:
     """The transaction commits before the response is sent, so its failure is the
     response (it used to be committed after a 201 had gone out)."""
+    headers = bearer_headers(session, make_user(session))  # type: ignore[arg-type]
+    session.flush()
 
     def refuse(_session: OrmSession) -> None:
         raise RuntimeError("commit refused")
@@ -33,12 +36,13 @@ def test_a_failed_commit_is_never_reported_as_success(connection: object) -> Non
     event.listen(SessionFactory, "before_commit", refuse)
     try:
         with TestClient(create_app(), raise_server_exceptions=False) as client:
-            response = client.post("/api/organizations", json={"name": "Lost", "country": "KEN"})
+            response = client.post(
+                "/api/organizations", json={"name": "Lost", "country": "KEN"}, headers=headers
+            )
     finally:
         event.remove(SessionFactory, "before_commit", refuse)
     assert response.status_code == 500
-    with session_scope() as session:
-        assert session.scalar(select(Organization).where(Organization.name == "Lost")) is None
+    assert session.scalar(select(Organization).where(Organization.name == "Lost")) is None
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ def test_patch_records_history_and_requires_source(client: TestClient) -> None:
 
     history = client.get("/api/countries/SEN/history").json()
     assert history[0]["source"] == "UNTC XVIII-13"
-    assert history[0]["changed_by"] == "api"
+    assert history[0]["changed_by"].startswith("user:")
     assert history[0]["changes"]["apic_status"] == {"from": "unknown", "to": "party"}
     assert history[0]["changes"]["apic_date"] == {"from": None, "to": "2025-03-01"}
     assert history[-1]["changed_by"] == "data:rome_statute_status.csv"  # the load

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from app.accounts.principal import Role
 from app.core import migrations
 from app.core.db import SessionFactory, create_db_engine
 from app.countries.schemas import CountryStatusUpdate
@@ -28,7 +29,7 @@ from app.countries.service import update_country_status
 from app.countries.treaty_data import load_countries, read_treaty_data
 from app.main import create_app
 from app.members.models import BounceStatus
-from tests.factories import STAFF, make_contact, make_organization
+from tests.factories import STAFF, TEST_PASSWORD, make_contact, make_organization, make_user
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -67,6 +68,17 @@ def live_database_url(
         admin.dispose()
 
 
+STAFF_EMAIL = "staff@example.org"
+
+
+def sign_in(page: Page, base_url: str, email: str = STAFF_EMAIL) -> None:
+    """Through the sign-in page, as a person would."""
+    page.goto(f"{base_url}/sign-in")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def seed_registry(engine: Engine) -> dict[str, int]:
     """A small registry, committed, built through the services."""
     with Session(engine) as session:
@@ -89,6 +101,7 @@ def seed_registry(engine: Engine) -> dict[str, int]:
         make_contact(session, justice, name="Lucía Gómez", email="lucia@justicenow.example.org")
         make_organization(session, name="Justice Forum Kenya", country="KEN")
         make_organization(session, name="Dakar Human Rights Centre", country="SEN")
+        make_user(session, Role.secretariat, email=STAFF_EMAIL, full_name="Staff Member")
         update_country_status(
             session,
             STAFF,

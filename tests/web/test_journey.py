@@ -5,13 +5,19 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import LiveServer
+from tests.factories import TEST_PASSWORD
+from tests.web.conftest import STAFF_EMAIL, LiveServer, sign_in
 
 pytestmark = pytest.mark.browser
 
 
 def test_members_to_countries_journey(page: Page, live_server: LiveServer) -> None:
+    # Not signed in: the home page leads to sign-in, and sign-in back to the members.
     page.goto(f"{live_server.url}/")
+    expect(page).to_have_url(re.compile(r"/sign-in\?next=%2Fmembers$"))
+    page.get_by_label("Email").fill(STAFF_EMAIL)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/members$"))
     expect(page).to_have_title(re.compile("^Members"))
     expect(page.get_by_test_id("total")).to_have_text("4")
@@ -54,11 +60,28 @@ def test_members_to_countries_journey(page: Page, live_server: LiveServer) -> No
     history = page.locator(".history")
     expect(history).to_contain_text("Journal officiel 2025-01")
     expect(history).to_contain_text("test:staff")
+
     expect(history.locator(".history__item").first).to_contain_text("Unknown")
     expect(history.locator(".history__item").first).to_contain_text("Partial")
 
+    # Signing out ends the session: the pages ask to sign in again.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/sign-in$"))
+    page.goto(f"{live_server.url}/countries")
+    expect(page).to_have_url(re.compile(r"/sign-in\?next=%2Fcountries$"))
+
+
+def test_wrong_password_is_refused_on_the_page(page: Page, live_server: LiveServer) -> None:
+    page.goto(f"{live_server.url}/sign-in")
+    page.get_by_label("Email").fill(STAFF_EMAIL)
+    page.get_by_label("Password").fill("not the password at all")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("do not match an active account")
+    expect(page.get_by_label("Email")).to_have_value(STAFF_EMAIL)
+
 
 def test_bad_filter_shows_the_error_not_a_crash(page: Page, live_server: LiveServer) -> None:
+    sign_in(page, live_server.url)
     page.goto(f"{live_server.url}/members")
     page.get_by_label("Working language").fill("xx")
     page.get_by_role("button", name="Search").click()

@@ -1,0 +1,85 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.accounts import service
+from app.accounts.auth import SESSION_COOKIE, AdminUser, AnyUser, Public, bearer_scheme
+from app.accounts.models import CredentialKind
+from app.accounts.schemas import PasswordChange, TokenResponse, UserCreate, UserRead, UserUpdate
+from app.core.errors import NotAuthenticated
+from app.core.http import ResourceId, SessionDep
+
+router = APIRouter(prefix="/api", tags=["accounts"])
+
+
+@router.post("/auth/token", response_model=TokenResponse, dependencies=[Public])
+def sign_in_for_token(
+    session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> TokenResponse:
+    """OAuth2 password flow for staff: `username` is the email."""
+    user = service.authenticate(session, form.username, form.password)
+    if user is None:
+        raise NotAuthenticated("Wrong email or password", field="username")
+    token, lifetime = service.issue_credential(session, user, CredentialKind.bearer)
+    return TokenResponse(access_token=token, expires_in=lifetime)
+
+
+@router.post("/auth/sign-out", status_code=204)
+def sign_out(
+    request: Request,
+    session: SessionDep,
+    principal: AnyUser,
+    bearer: Annotated[str | None, Depends(bearer_scheme)],
+) -> Response:
+    """Ends the credential this request was made with (token or page session)."""
+    secret = bearer or request.cookies.get(SESSION_COOKIE)
+    if secret:
+        service.revoke_credential(session, secret)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/auth/password", status_code=204)
+def change_password(
+    request: Request,
+    session: SessionDep,
+    principal: AnyUser,
+    data: PasswordChange,
+    bearer: Annotated[str | None, Depends(bearer_scheme)],
+) -> Response:
+    """Sets a new password; every other session and token of the user ends."""
+    user = service.get_user(session, principal.user_id or 0)
+    keep = bearer or request.cookies.get(SESSION_COOKIE)
+    service.change_password(session, principal, user, data, keep=keep)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=UserRead)
+def me(session: SessionDep, principal: AnyUser) -> UserRead:
+    return UserRead.model_validate(service.get_user(session, principal.user_id or 0))
+
+
+@router.get("/users", response_model=list[UserRead])
+def list_users(session: SessionDep, principal: AdminUser) -> list[UserRead]:
+    return [UserRead.model_validate(user) for user in service.list_users(session)]
+
+
+@router.post("/users", response_model=UserRead, status_code=201)
+def create_user(session: SessionDep, principal: AdminUser, data: UserCreate) -> UserRead:
+    return UserRead.model_validate(service.create_user(session, principal, data))
+
+
+@router.get("/users/{user_id}", response_model=UserRead)
+def get_user(session: SessionDep, principal: AdminUser, user_id: ResourceId) -> UserRead:
+    return UserRead.model_validate(service.get_user(session, user_id))
+
+
+@router.patch("/users/{user_id}", response_model=UserRead)
+def update_user(
+    session: SessionDep, principal: AdminUser, user_id: ResourceId, data: UserUpdate
+) -> UserRead:
+    """Change a user's name, admin flag, regions, or deactivate them (which ends every
+    session and token they hold)."""
+    return UserRead.model_validate(service.update_user(session, principal, user_id, data))
