@@ -4,9 +4,11 @@ from app.accounts.models import Credential, SignInLink, User, UserRegion
 from app.core.audit import AuditEntry
 from app.core.models import metadata
 from app.countries.models import Country, CountryStatusChange, Region
+from app.delivery.models import OutboxMessage, Suppression
 from app.members.models import (
     Contact,
     CustomFieldDefinition,
+    MembershipApplication,
     Organization,
     OrganizationFocusArea,
     OrganizationLanguage,
@@ -19,11 +21,14 @@ __all__ = [
     "CountryStatusChange",
     "Credential",
     "CustomFieldDefinition",
+    "MembershipApplication",
     "Organization",
     "OrganizationFocusArea",
     "OrganizationLanguage",
+    "OutboxMessage",
     "Region",
     "SignInLink",
+    "Suppression",
     "User",
     "UserRegion",
     "metadata",

@@ -181,3 +181,26 @@ REGISTRY_TABLES = [
     OrganizationLanguage.__tablename__,
     Contact.__tablename__,
 ]
+
+
+class ApplicationDecision(StrEnum):
+    approved = "approved"
+    declined = "declined"
+
+
+class MembershipApplication(SQLModel, table=True):
+    """An organisation's request to join, made through the public form."""
+
+    __tablename__ = "membership_applications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organizations.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id")
+    motivation: str | None = Field(default=None, sa_type=Text)
+    submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    decision: ApplicationDecision | None = Field(
+        default=None, sa_type=enum_type(ApplicationDecision)
+    )
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_by: str | None = Field(default=None, max_length=200)
+    decline_reason: str | None = Field(default=None, sa_type=Text)
