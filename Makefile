@@ -56,6 +56,7 @@ run: setup
 	"$(COALITION)" db upgrade
 	"$(COALITION)" countries load
 	"$(COALITION)" demo seed --organizations $(DEMO_ORGANIZATIONS) --if-empty
+	"$(COALITION)" demo users
 	"$(COALITION)" serve --host $(HOST) --port $(PORT)
 
 test: setup

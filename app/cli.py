@@ -1,15 +1,17 @@
 """The `coalition` command: database, data, demo, members, and the web server."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from sqlmodel import Session
 
-from app.accounts.principal import cli_principal
+from app.accounts.principal import Role, cli_principal
 from app.core import migrations
 from app.core.db import session_scope
 from app.core.settings import get_settings
+from app.countries.regions import RegionSlug
 
 cli = typer.Typer(
     help="Coalition for the ICC: member registry and action alerts.", no_args_is_help=True
@@ -22,6 +24,10 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(countries_cli, name="countries")
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(members_cli, name="members")
+users_cli = typer.Typer(
+    help="Sign-in accounts: staff, regional leads, members.", no_args_is_help=True
+)
+cli.add_typer(users_cli, name="users")
 
 console = Console(stderr=True)
 
@@ -238,6 +244,121 @@ def demo_seed(
         f"{report.contacts} contacts; {report.unsubscribed} unsubscribed, {report.paused} "
         f"paused, {report.hard_bounced} hard-bounced, {report.soft_bounced} soft-bounced"
     )
+
+
+@users_cli.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Sign-in address")],
+    role: Annotated[Role, typer.Option(help="secretariat, regional_lead or member")],
+    region: Annotated[
+        list[RegionSlug] | None, typer.Option(help="A regional lead's region (repeatable)")
+    ] = None,
+    organization: Annotated[int | None, typer.Option(help="A member's organisation id")] = None,
+    contact: Annotated[
+        int | None, typer.Option(help="A member's contact id (default: the one with --email)")
+    ] = None,
+    admin: Annotated[bool, typer.Option(help="Secretariat admin (manages users)")] = False,
+    full_name: Annotated[str, typer.Option(help="Shown in the pages and the audit log")] = "",
+    password: Annotated[
+        str | None, typer.Option(help="Staff password; read from standard input if omitted")
+    ] = None,
+) -> None:
+    """Create a user. Staff passwords come from --password or standard input."""
+    import sys
+
+    from pydantic import ValidationError
+
+    from app.accounts.schemas import UserCreate
+    from app.accounts.service import create_user
+    from app.core.errors import DomainError
+
+    if role is not Role.member and password is None:
+        password = (
+            typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+            if sys.stdin.isatty()
+            else sys.stdin.readline().rstrip("\n")
+        )
+    try:
+        with session_scope() as session:
+            if role is Role.member and contact is None and organization is not None:
+                contact = _contact_id_by_email(session, organization, email)
+            data = UserCreate(
+                email=email,
+                role=role,
+                regions=list(region or []),
+                organization_id=organization,
+                contact_id=contact,
+                is_admin=admin,
+                full_name=full_name,
+                password=password,
+            )
+            user = create_user(session, OPERATOR, data)
+            summary = f"User {user.id} created: {user.email} ({user.role.value})"
+    except ValidationError as error:
+        first = error.errors()[0]
+        _fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+    except DomainError as error:
+        _fail(f"{error.field + ': ' if error.field else ''}{error.message}")
+    console.print(f"[green]{summary}[/green]")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """Every user with role, regions and whether active."""
+    from rich.table import Table
+
+    from app.accounts.service import list_users
+
+    table = Table("id", "email", "name", "role", "regions", "organisation", "active")
+    with session_scope(writes=False) as session:
+        for user in list_users(session):
+            role = user.role.value + (" (admin)" if user.is_admin else "")
+            table.add_row(
+                str(user.id),
+                user.email,
+                user.full_name,
+                role,
+                ", ".join(user.regions),
+                str(user.organization_id or ""),
+                "yes" if user.is_active else "no",
+            )
+    Console().print(table)
+
+
+def _contact_id_by_email(session: Session, organization_id: int, email: str) -> int | None:
+    from sqlmodel import select
+
+    from app.members.models import Contact
+
+    return session.scalar(
+        select(Contact.id).where(
+            Contact.organization_id == organization_id, Contact.email == email.strip().lower()
+        )
+    )
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[red]{message}[/red]")
+    raise typer.Exit(code=2)
+
+
+@demo_cli.command("users")
+def demo_users() -> None:
+    """Create one sign-in per role (demo mode only) and print how to use them."""
+    from rich.table import Table
+
+    from app.core.errors import DomainError
+    from app.demo.users import ensure_demo_users
+
+    try:
+        with session_scope() as session:
+            sign_ins = ensure_demo_users(session, OPERATOR)
+    except DomainError as error:
+        _fail(error.message)
+    table = Table("role", "sign in as", "how", title="Demo sign-ins (demo mode only)")
+    for sign_in in sign_ins:
+        table.add_row(sign_in.role.value, sign_in.email, sign_in.how)
+    console.print(table)
 
 
 @cli.command("serve")

@@ -8,6 +8,8 @@ from sqlmodel import Field, Relationship, SQLModel
 from app.accounts.principal import Role
 from app.core import models as _naming  # noqa: F401  (constraint names)
 from app.core.types import UTCDateTime, enum_type, utcnow
+from app.countries import models as _countries  # noqa: F401  (tables the keys point to)
+from app.members import models as _members  # noqa: F401
 
 
 class User(SQLModel, table=True):
