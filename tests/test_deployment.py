@@ -201,7 +201,13 @@ def test_every_coalition_command_in_the_makefile_exists() -> None:
 
 def test_make_run_migrates_loads_seeds_and_serves() -> None:
     paths = [resolve(call) for line in makefile_recipes()["run"] for call in coalition_calls(line)]
-    assert paths == [("db", "upgrade"), ("countries", "load"), ("demo", "seed"), ("serve",)]
+    assert paths == [
+        ("db", "upgrade"),
+        ("countries", "load"),
+        ("demo", "seed"),
+        ("demo", "users"),
+        ("serve",),
+    ]
 
 
 @pytest.mark.parametrize(
