@@ -13,11 +13,9 @@ from app.core.db import session_scope
 from app.core.errors import NotAuthenticated
 from app.core.http import domain_error_response, install_error_handlers
 from app.countries.router import router as countries_router
-from app.members.applications_router import router as applications_router
 from app.members.router import router as members_router
 from app.web.account_pages import router as account_pages_router
 from app.web.account_pages import sign_in_url
-from app.web.application_pages import router as application_pages_router
 from app.web.admin_pages import router as admin_pages_router
 from app.web.router import not_found_page
 from app.web.router import router as web_router
@@ -33,10 +31,8 @@ def create_app() -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(countries_router)
     app.include_router(members_router)
-    app.include_router(applications_router)
     app.include_router(web_router)
     app.include_router(account_pages_router)
-    app.include_router(application_pages_router)
     app.include_router(admin_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
