@@ -8,15 +8,23 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.accounts.auth import Public
+from app.accounts.magic_router import router as magic_link_router
 from app.accounts.router import router as accounts_router
+from app.core.api_docs import install_api_docs
+from app.core.audit_router import router as audit_router
 from app.core.db import session_scope
 from app.core.errors import NotAuthenticated
+from app.core.headers import install_security_headers
 from app.core.http import domain_error_response, install_error_handlers
 from app.countries.router import router as countries_router
+from app.members.applications_router import router as applications_router
+from app.members.personal_data_router import router as personal_data_router
 from app.members.router import router as members_router
 from app.web.account_pages import router as account_pages_router
 from app.web.account_pages import sign_in_url
 from app.web.admin_pages import router as admin_pages_router
+from app.web.application_pages import router as application_pages_router
+from app.web.member_pages import router as member_pages_router
 from app.web.router import not_found_page
 from app.web.router import router as web_router
 from app.web.templating import STATIC_DIR
@@ -26,13 +34,26 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="Coalition for the ICC: member registry and action alerts",
         version="0.1.0",
+        # FastAPI's own /docs and /redoc load from a CDN; install_api_docs serves /docs
+        # from this site instead.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     install_error_handlers(app)
+    install_security_headers(app)
+    install_api_docs(app)
     app.include_router(accounts_router)
+    app.include_router(magic_link_router)
     app.include_router(countries_router)
     app.include_router(members_router)
+    app.include_router(applications_router)
+    app.include_router(personal_data_router)
+    app.include_router(audit_router)
     app.include_router(web_router)
     app.include_router(account_pages_router)
+    app.include_router(member_pages_router)
+    app.include_router(application_pages_router)
     app.include_router(admin_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

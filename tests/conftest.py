@@ -26,7 +26,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
 
 from app.accounts.models import User
 from app.accounts.principal import Role
-from app.core import migrations
+from app.core import migrations, throttle
 from app.core.db import SessionFactory, create_db_engine
 from app.countries.treaty_data import load_countries, read_treaty_data
 from app.main import create_app
@@ -107,6 +107,14 @@ def session(connection: Connection) -> Iterator[Session]:
         yield session
     finally:
         session.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle() -> Iterator[None]:
+    """Every test starts with nothing counted (all TestClients share one address)."""
+    throttle.use_backend(throttle.MemoryBackend())
+    yield
+    throttle.use_backend(None)
 
 
 @pytest.fixture

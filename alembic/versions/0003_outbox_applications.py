@@ -91,6 +91,7 @@ def upgrade() -> None:
             ["contact_id"],
             ["contacts.id"],
             name=op.f("fk_membership_applications_contact_id_contacts"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["organization_id"],

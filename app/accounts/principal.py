@@ -23,6 +23,8 @@ class Principal:
     organization_id: int | None = None
     user_id: int | None = None
     is_admin: bool = False
+    # A member's own contact: the one person whose consent she may change.
+    contact_id: int | None = None
 
 
 def cli_principal() -> Principal:

@@ -7,6 +7,7 @@ from app.accounts import service
 from app.accounts.auth import SESSION_COOKIE, AdminUser, AnyUser, Public, bearer_scheme
 from app.accounts.models import CredentialKind
 from app.accounts.schemas import PasswordChange, TokenResponse, UserCreate, UserRead, UserUpdate
+from app.core import throttle
 from app.core.errors import NotAuthenticated
 from app.core.http import ResourceId, SessionDep
 
@@ -15,12 +16,17 @@ router = APIRouter(prefix="/api", tags=["accounts"])
 
 @router.post("/auth/token", response_model=TokenResponse, dependencies=[Public])
 def sign_in_for_token(
-    session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+    request: Request, session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> TokenResponse:
-    """OAuth2 password flow for staff: `username` is the email."""
+    """OAuth2 password flow for staff: `username` is the email. Repeated failures for an
+    account or from an address get 429 with `Retry-After`."""
+    address = throttle.client_address(request)
+    throttle.check_sign_in_allowed(form.username, address)
     user = service.authenticate(session, form.username, form.password)
     if user is None:
+        throttle.count_failed_sign_in(form.username, address)
         raise NotAuthenticated("Wrong email or password", field="username")
+    throttle.clear_failed_sign_ins(form.username)
     token, lifetime = service.issue_credential(session, user, CredentialKind.bearer)
     return TokenResponse(access_token=token, expires_in=lifetime)
 

@@ -32,6 +32,7 @@ def principal_for(user: User) -> Principal:
         organization_id=user.organization_id,
         user_id=user.id,
         is_admin=user.is_admin,
+        contact_id=user.contact_id,
     )
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from app.core.db import get_session
 from app.core.errors import DomainError
+from app.core.throttle import TooManyRequests
 
 # scope="function": the transaction commits when the endpoint returns, before the
 # response goes out, so a client never sees success for a change that did not commit.
@@ -21,6 +22,8 @@ ResourceId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 async def domain_error_response(_request: Request, error: DomainError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+    if isinstance(error, TooManyRequests):
+        headers = {"Retry-After": str(error.retry_after)}
     return JSONResponse(
         status_code=error.status_code, content={"detail": error.to_detail()}, headers=headers
     )

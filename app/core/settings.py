@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,9 +26,19 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     secret_key: str = DEMO_SECRET_KEY
     mail_from: str = "Coalition for the ICC <alerts@example.org>"
+    # Transactional mail (sign-in links, welcome messages): "outbox" keeps it in the
+    # outbox table for staff to read (the embedded default); "smtp" also hands it to
+    # SMTP_URL (smtp://[user:pass@]host:port, smtps:// for TLS, ?starttls=1) once the
+    # transaction that wrote it has committed.
+    mail_backend: Literal["outbox", "smtp"] = "outbox"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     # Demo mode allows the built-in secret key; production must set its own.
     demo_mode: bool = False
     sqlite_busy_timeout_ms: int = 10_000
+    # Where sign-in and link-request throttling counts attempts: in this process (the
+    # embedded default, one server process) or in Redis (production: shared by every
+    # api process, survives restarts).
+    throttle_backend: Literal["memory", "redis"] = "memory"
 
     @model_validator(mode="after")
     def _secret_key_is_real(self) -> "Settings":

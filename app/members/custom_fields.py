@@ -74,6 +74,7 @@ def validate_custom_values(
     values: dict[str, Any],
     *,
     current: dict[str, Any] | None = None,
+    require: bool = True,
 ) -> dict[str, Any]:
     """The organisation's custom values after applying `values` over `current`.
 
@@ -93,7 +94,7 @@ def validate_custom_values(
             continue
         result[key] = coerce_custom_value(definition, raw, field=field)
     for definition in definitions:
-        if definition.required and definition.key not in result:
+        if require and definition.required and definition.key not in result:
             raise ValidationFailed(
                 f"Custom field {definition.key!r} is required",
                 field=f"custom_fields.{definition.key}",

@@ -195,7 +195,8 @@ class MembershipApplication(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     organization_id: int = Field(foreign_key="organizations.id", index=True)
-    contact_id: int | None = Field(default=None, foreign_key="contacts.id")
+    # The applicant's first contact; the application outlives that contact.
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id", ondelete="SET NULL")
     motivation: str | None = Field(default=None, sa_type=Text)
     submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     decision: ApplicationDecision | None = Field(

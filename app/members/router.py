@@ -1,12 +1,12 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
-from app.accounts.auth import AdminUser, AnyUser, StaffUser
+from app.accounts.auth import AdminUser, Allow, AnyUser, StaffUser
 from app.accounts.principal import Principal, Role
 from app.core.http import ResourceId, SessionDep
 from app.members import custom_fields, service, spreadsheet
@@ -18,6 +18,7 @@ from app.members.schemas import (
     CustomFieldCreate,
     CustomFieldRead,
     ImportReport,
+    MemberOrganizationUpdate,
     MergeRequest,
     OrganizationCreate,
     OrganizationFilter,
@@ -28,6 +29,8 @@ from app.members.schemas import (
 )
 
 router = APIRouter(prefix="/api", tags=["members"])
+# The member's own organisation (self-service); staff use /organizations/{id}.
+MemberUser = Annotated[Principal, Depends(Allow(Role.member))]
 
 
 class AuditEntryRead(BaseModel):
@@ -236,3 +239,29 @@ def create_custom_field(
 def delete_custom_field(session: SessionDep, principal: AdminUser, key: str) -> Response:
     custom_fields.delete_custom_field(session, principal, key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me/organization", response_model=OrganizationRead)
+def get_own_organization(session: SessionDep, principal: MemberUser) -> OrganizationRead:
+    """The organisation the signed-in member acts for."""
+    return _read(
+        session, principal, service.get_organization(session, principal, _own_id(principal))
+    )
+
+
+@router.patch("/me/organization", response_model=OrganizationRead)
+def update_own_organization(
+    session: SessionDep, principal: MemberUser, data: MemberOrganizationUpdate
+) -> OrganizationRead:
+    """Change the member's own organisation: only its descriptive fields (name, acronym,
+    website, address, type, focus areas, working languages). Anything else is a 422."""
+    organization = service.get_organization(session, principal, _own_id(principal))
+    service.apply_organization_changes(
+        session, principal, organization, data.model_dump(exclude_unset=True)
+    )
+    return _read(session, principal, organization)
+
+
+def _own_id(principal: Principal) -> int:
+    # 0 names no organisation: a member without one gets a 404, never someone else's.
+    return principal.organization_id or 0

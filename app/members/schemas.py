@@ -2,6 +2,7 @@
 
 import re
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 import pycountry
@@ -370,3 +371,151 @@ class ImportReport(BaseModel):
     contacts: ImportCounts = Field(default_factory=ImportCounts)
     rejected: int = Field(default=0, description="Rows not applied; see rejected_rows")
     rejected_rows: list[ImportRejection] = Field(default_factory=list)
+
+
+# --- membership applications and membership status (issue 3, point 8) ----------------
+
+MotivationText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=5000), AfterValidator(_no_nul)
+]
+ReasonText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(_no_nul),
+]
+
+
+class ApplicationCreate(BaseModel):
+    """The public membership application: an organisation and its first contact.
+
+    Flat, so that the page's form fields and the API's fields have the same names.
+    Membership status, notes and custom fields are the secretariat's, not the applicant's.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    organization_name: Name
+    acronym: Acronym | None = None
+    country: CountryCode = Field(description="ISO 3166-1 alpha-3, e.g. KEN")
+    type: OrganizationType = OrganizationType.ngo
+    focus_areas: Annotated[list[FocusArea], AfterValidator(_unique)] = Field(
+        default_factory=list, max_length=30
+    )
+    languages: Annotated[list[LanguageCode], AfterValidator(_unique)] = Field(
+        default_factory=lambda: ["en"],
+        min_length=1,
+        max_length=10,
+        description="Working languages, most used first",
+    )
+    website: Website | None = None
+    address: LongText | None = None
+    contact_name: PersonName
+    contact_email: EmailStr
+    contact_role: ContactRole = ContactRole.focal_point
+    contact_language: LanguageCode = "en"
+    motivation: MotivationText | None = Field(
+        default=None, description="Why the organisation wants to join (at most 5,000 characters)"
+    )
+
+
+class ApplicationCreated(BaseModel):
+    id: int
+    message: str
+
+
+class ApplicationState(StrEnum):
+    """An application's state: `pending` until someone decides it."""
+
+    pending = "pending"
+    approved = "approved"
+    declined = "declined"
+
+
+class ApplicationContactRead(BaseModel):
+    id: int
+    name: str
+    email: str
+    role: ContactRole
+    language: str
+
+
+class ApplicationOrganizationRead(BaseModel):
+    id: int
+    name: str
+    acronym: str | None
+    country: str
+    region: RegionSlug
+    type: OrganizationType
+    membership_status: MembershipStatus
+    focus_areas: list[str]
+    languages: list[str]
+    website: str | None
+    address: str | None
+
+
+class ApplicationRead(BaseModel):
+    id: int
+    status: ApplicationState
+    organization: ApplicationOrganizationRead
+    contact: ApplicationContactRead | None = Field(
+        description="The contact who applied (null if removed since)"
+    )
+    motivation: str | None
+    submitted_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    decline_reason: str | None
+
+
+class ApplicationPage(BaseModel):
+    items: list[ApplicationRead]
+    total: int = Field(description="How many applications are in this state, over all pages")
+
+
+class ApplicationDecline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: ReasonText = Field(description="Why; it is sent to the applicant")
+
+
+class MembershipStatusChange(BaseModel):
+    """Lapse or reinstate: the reason is optional (it goes into the audit note)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: ReasonText | None = None
+
+
+class MembershipSuspension(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: ReasonText
+
+
+class MemberOrganizationUpdate(BaseModel):
+    """What a member may change of her own organisation: its descriptive fields.
+
+    Country (and so region), membership status, custom fields, notes and merges are the
+    secretariat's; sending any of them, or any unknown field, is a 422 naming it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    acronym: Acronym | None = None
+    website: Website | None = None
+    address: LongText | None = None
+    type: OrganizationType | None = None
+    focus_areas: Annotated[list[FocusArea], AfterValidator(_unique)] | None = Field(
+        default=None, max_length=30
+    )
+    languages: Annotated[list[LanguageCode], AfterValidator(_unique)] | None = Field(
+        default=None, min_length=1, max_length=10, description="Working languages, most used first"
+    )
+
+    @field_validator("name", "type", "languages")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value

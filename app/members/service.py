@@ -9,12 +9,14 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, tuple_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.accounts.models import User
 from app.accounts.principal import Principal, Role
 from app.accounts.scoping import (
     may_place_organization_in,
@@ -283,7 +285,12 @@ def create_organization(
     session: Session, principal: Principal, data: OrganizationCreate
 ) -> Organization:
     _require_placeable_country(session, principal, data.country)
-    custom_fields = validate_custom_values(list_custom_fields(session), data.custom_fields)
+    # Applicants cannot know the secretariat's required fields; staff fill them in.
+    custom_fields = validate_custom_values(
+        list_custom_fields(session),
+        data.custom_fields,
+        require=data.membership_status is not MembershipStatus.applicant,
+    )
     organization = Organization(
         name=data.name,
         acronym=data.acronym or None,
@@ -681,10 +688,11 @@ def _refuse_resubscribe_by_others(
 ) -> None:
     """Only the person who unsubscribed may undo it (consent is theirs to give)."""
     new_status = changes.get("subscription_status", contact.subscription_status)
+    is_that_person = principal.role is Role.member and principal.contact_id == contact.id
     if (
         contact.subscription_status is SubscriptionStatus.unsubscribed
         and new_status is not SubscriptionStatus.unsubscribed
-        and principal.role is not Role.member
+        and not is_that_person
     ):
         raise Conflict(
             "This contact unsubscribed; only they can subscribe again (from their "
@@ -695,6 +703,11 @@ def _refuse_resubscribe_by_others(
 
 def delete_contact(session: Session, principal: Principal, contact_id: int) -> None:
     contact = get_contact(session, principal, contact_id)
+    if session.scalar(select(User.id).where(User.contact_id == contact.id)) is not None:
+        raise Conflict(
+            "A member signs in as this contact; give them another contact first, or erase "
+            "the contact's personal data instead"
+        )
     record_audit(
         session,
         actor=principal.actor,
@@ -706,3 +719,64 @@ def delete_contact(session: Session, principal: Principal, contact_id: int) -> N
     )
     session.delete(contact)
     session.flush()
+
+
+# --- membership status: lapse, suspend, reinstate -------------------------------------------
+
+
+class MembershipAction(StrEnum):
+    lapse = "lapse"
+    suspend = "suspend"
+    reinstate = "reinstate"
+
+
+# action: (the statuses it may start from, the status it leads to). Anything else is
+# refused: e.g. an applicant is approved or declined, never "reinstated", and an archived
+# organisation is restored by editing it, not by these actions.
+MEMBERSHIP_TRANSITIONS: dict[
+    MembershipAction, tuple[frozenset[MembershipStatus], MembershipStatus]
+] = {
+    MembershipAction.lapse: (frozenset({MembershipStatus.active}), MembershipStatus.lapsed),
+    MembershipAction.suspend: (frozenset({MembershipStatus.active}), MembershipStatus.suspended),
+    MembershipAction.reinstate: (
+        frozenset({MembershipStatus.lapsed, MembershipStatus.suspended}),
+        MembershipStatus.active,
+    ),
+}
+
+
+def change_membership_status(
+    session: Session,
+    principal: Principal,
+    organization_id: int,
+    action: MembershipAction,
+    *,
+    reason: str | None = None,
+) -> Organization:
+    """Lapse, suspend or reinstate a member, as one audited action
+    ("organization.<action>", the reason in its note)."""
+    allowed_from, new_status = MEMBERSHIP_TRANSITIONS[action]
+    organization = get_organization(session, principal, organization_id)
+    current = organization.membership_status
+    if current not in allowed_from:
+        allowed = " or ".join(sorted(status.value for status in allowed_from))
+        raise Conflict(
+            f"Cannot {action.value} an organisation whose membership is {current.value} "
+            f"(only one that is {allowed})",
+            field="membership_status",
+        )
+    organization.membership_status = new_status
+    organization.updated_at = utcnow()
+    record_audit(
+        session,
+        actor=principal.actor,
+        action=f"organization.{action.value}",
+        target_type="organization",
+        target_id=organization.id,
+        organization_id=organization.id,
+        before={"membership_status": current},
+        after={"membership_status": new_status},
+        note=reason,
+    )
+    session.flush()
+    return organization

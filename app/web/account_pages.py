@@ -5,10 +5,12 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
 
 from app.accounts import service
 from app.accounts.auth import SESSION_COOKIE, AnyUser, Public
-from app.accounts.models import CredentialKind
+from app.accounts.models import CredentialKind, User
+from app.core import throttle
 from app.core.http import SessionDep
 from app.core.settings import get_settings
 from app.web.templating import templates
@@ -44,21 +46,26 @@ def sign_in(
     password: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/members",
 ) -> Response:
+    address = throttle.client_address(request)
+    try:
+        throttle.check_sign_in_allowed(email, address)
+    except throttle.TooManyRequests as refused:
+        return _sign_in_refused(request, next, email, refused.message + ".", 429, refused)
     user = service.authenticate(session, email, password)
     if user is None:
-        return templates.TemplateResponse(
-            request,
-            "accounts/sign_in.html",
-            {
-                "section": None,
-                "next": safe_next(next),
-                "email": email,
-                "error": "That email and password do not match an active account.",
-            },
-            status_code=401,
+        throttle.count_failed_sign_in(email, address)
+        return _sign_in_refused(
+            request, next, email, "That email and password do not match an active account.", 401
         )
+    throttle.clear_failed_sign_ins(email)
+    return start_page_session(session, user, safe_next(next))
+
+
+def start_page_session(session: Session, user: User, target: str) -> RedirectResponse:
+    """Sign `user` in to the pages (a new session credential in an HttpOnly cookie) and
+    go on to `target`. Staff sign-in and member sign-in links both end here."""
     secret, lifetime = service.issue_credential(session, user, CredentialKind.session)
-    response = RedirectResponse(safe_next(next), status_code=303)
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         secret,
@@ -69,6 +76,23 @@ def sign_in(
         path="/",
     )
     return response
+
+
+def _sign_in_refused(
+    request: Request,
+    next: str,
+    email: str,
+    error: str,
+    status_code: int,
+    throttled: throttle.TooManyRequests | None = None,
+) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "accounts/sign_in.html",
+        {"section": None, "next": safe_next(next), "email": email, "error": error},
+        status_code=status_code,
+        headers={"Retry-After": str(throttled.retry_after)} if throttled else None,
+    )
 
 
 @router.post("/sign-out")

@@ -93,6 +93,12 @@ ACTION_LABELS: dict[str, str] = {
     "contact.update": "Contact changed",
     "contact.delete": "Contact removed",
     "contact.bounce_state": "Bounce state raised",
+    "application.submit": "Applied for membership",
+    "application.approve": "Application approved",
+    "application.decline": "Application declined",
+    "organization.lapse": "Membership lapsed",
+    "organization.suspend": "Membership suspended",
+    "organization.reinstate": "Membership reinstated",
 }
 
 # Badge tone per status value: the CSS gives each tone colours with AA contrast, and

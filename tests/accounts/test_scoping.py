@@ -58,7 +58,16 @@ def test_staff_cannot_resubscribe_someone_who_unsubscribed(session: Session) -> 
             session, staff, contact.id or 0, ContactUpdate(subscription_status="subscribed")
         )
     assert contact.subscription_status == "unsubscribed"
-    member = Principal(actor="test:member", role=Role.member, organization_id=org.id)
+    colleague = Principal(
+        actor="test:colleague", role=Role.member, organization_id=org.id, contact_id=-1
+    )
+    with pytest.raises(Exception, match="only they can subscribe again"):
+        service.update_contact(
+            session, colleague, contact.id or 0, ContactUpdate(subscription_status="subscribed")
+        )
+    member = Principal(
+        actor="test:member", role=Role.member, organization_id=org.id, contact_id=contact.id
+    )
     service.update_contact(
         session, member, contact.id or 0, ContactUpdate(subscription_status="subscribed")
     )

@@ -6,7 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from tests.factories import make_contact, make_organization
+from app.accounts.principal import Role
+from tests.factories import make_contact, make_organization, make_user
 
 
 def test_create_list_get_patch_delete(client: TestClient, session: Session) -> None:
@@ -161,3 +162,14 @@ def test_resubscribing_an_unsubscribed_contact_is_refused(
     assert response.status_code == 409
     assert response.json()["detail"][0]["loc"][-1] == "subscription_status"
     assert client.get(f"/api/contacts/{contact.id}").json()["subscription_status"] == "unsubscribed"
+
+
+def test_a_contact_a_member_signs_in_as_cannot_be_deleted(
+    client: TestClient, session: Session
+) -> None:
+    member = make_user(session, Role.member)
+    session.flush()
+    response = client.delete(f"/api/contacts/{member.contact_id}")
+    assert response.status_code == 409
+    assert "signs in as this contact" in response.json()["detail"][0]["msg"]
+    assert client.get(f"/api/contacts/{member.contact_id}").status_code == 200

@@ -14,10 +14,10 @@ from app.delivery.models import OutboxMessage
 from tests.factories import TEST_PASSWORD, make_user
 
 
-def signed_in(client: TestClient, user: User) -> str:
+def signed_in(client: TestClient, user: User, next_page: str = "/users") -> str:
     """Sign in through the page; return the CSRF token the pages carry."""
     response = client.post(
-        "/sign-in", data={"email": user.email, "password": TEST_PASSWORD, "next": "/users"}
+        "/sign-in", data={"email": user.email, "password": TEST_PASSWORD, "next": next_page}
     )
     assert response.status_code == 200, response.text  # followed the redirect
     token = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
@@ -131,3 +131,20 @@ def test_outbox_shows_bodies_only_in_demo_mode(
     finally:
         monkeypatch.delenv("DEMO_MODE")
         get_settings.cache_clear()
+
+
+def test_navigation_follows_the_role(
+    anonymous_client: TestClient, session: Session, admin: User
+) -> None:
+    signed_in(anonymous_client, admin)
+    nav = anonymous_client.get("/countries").text.split("</nav>")[0]
+    for link in ('href="/members"', 'href="/applications"', 'href="/outbox"', 'href="/users"'):
+        assert link in nav
+    anonymous_client.cookies.clear()
+    lead = make_user(session, Role.regional_lead, email="nav.lead@example.org")
+    session.flush()
+    signed_in(anonymous_client, lead, "/countries")
+    nav = anonymous_client.get("/countries").text.split("</nav>")[0]
+    assert 'href="/applications"' in nav
+    assert 'href="/users"' not in nav
+    assert 'href="/outbox"' not in nav

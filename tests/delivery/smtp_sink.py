@@ -1,0 +1,118 @@
+"""A minimal SMTP server for tests: accepts mail on localhost and keeps what it got.
+
+Enough of RFC 5321 for smtplib: EHLO/HELO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP,
+QUIT. Recipients listed in `refuse` get a permanent 550.
+"""
+
+import base64
+import socketserver
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+
+
+@dataclass
+class ReceivedMessage:
+    mail_from: str
+    rcpt_to: list[str]
+    data: bytes
+
+    def parsed(self) -> EmailMessage:
+        message = message_from_bytes(self.data, policy=default)
+        assert isinstance(message, EmailMessage)
+        return message
+
+
+@dataclass
+class SmtpSink:
+    host: str
+    port: int
+    refuse: frozenset[str] = frozenset()
+    messages: list[ReceivedMessage] = field(default_factory=list)
+    logins: list[tuple[str, str]] = field(default_factory=list)
+
+    def url(self, credentials: str = "") -> str:
+        return f"smtp://{credentials}{self.host}:{self.port}"
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: "_Server"
+
+    def reply(self, line: str) -> None:
+        self.wfile.write(line.encode() + b"\r\n")
+
+    def handle(self) -> None:
+        sink = self.server.sink
+        mail_from, rcpt_to = "", list[str]()
+        self.reply("220 sink ESMTP")
+        while line := self.rfile.readline():
+            command = line.decode().rstrip("\r\n")
+            verb = command.split(" ", 1)[0].upper()
+            argument = command[len(verb) :].strip()
+            if verb == "EHLO":
+                self.reply("250-sink")
+                self.reply("250-AUTH PLAIN")
+                self.reply("250 8BITMIME")
+            elif verb == "HELO":
+                self.reply("250 sink")
+            elif verb == "AUTH":
+                __mechanism, _, initial = argument.partition(" ")
+                if not initial:
+                    self.reply("334 ")
+                    initial = self.rfile.readline().decode().strip()
+                _, user, password = base64.b64decode(initial).decode().split("\0")
+                sink.logins.append((user, password))
+                self.reply("235 2.7.0 Authentication successful")
+            elif verb == "MAIL":
+                mail_from, rcpt_to = _address(argument), []
+                self.reply("250 2.1.0 Ok")
+            elif verb == "RCPT":
+                address = _address(argument)
+                if address in sink.refuse:
+                    self.reply("550 5.1.1 No such user here")
+                else:
+                    rcpt_to.append(address)
+                    self.reply("250 2.1.5 Ok")
+            elif verb == "DATA":
+                self.reply("354 End data with <CR><LF>.<CR><LF>")
+                data = bytearray()
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    data += chunk[1:] if chunk.startswith(b"..") else chunk
+                sink.messages.append(ReceivedMessage(mail_from, rcpt_to, bytes(data)))
+                self.reply("250 2.0.0 Ok: queued")
+            elif verb in ("RSET", "NOOP"):
+                self.reply("250 2.0.0 Ok")
+            elif verb == "QUIT":
+                self.reply("221 2.0.0 Bye")
+                return
+            else:
+                self.reply("502 5.5.2 Command not recognised")
+
+
+def _address(argument: str) -> str:
+    return argument.partition(":")[2].strip().split(" ", 1)[0].strip("<>")
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    sink: SmtpSink
+
+
+@contextmanager
+def running_smtp_sink(refuse: frozenset[str] = frozenset()) -> Iterator[SmtpSink]:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    host, port = server.server_address[:2]
+    server.sink = SmtpSink(host=str(host), port=int(port), refuse=refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.sink
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
