@@ -64,6 +64,7 @@ class ThrottleKind(StrEnum):
     sign_in_address = "sign_in_address"  # failed staff sign-ins, per client address
     link_email = "link_email"  # sign-in link requests, per email
     link_address = "link_address"  # sign-in link requests, per client address
+    application_address = "application_address"  # membership applications, per address
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ LIMITS: dict[ThrottleKind, Limit] = {
     # Links: each request sends an email, so a few per address protect the inbox.
     ThrottleKind.link_email: Limit(3, 15 * 60, "sign-in links requested for this address"),
     ThrottleKind.link_address: Limit(20, 60 * 60, "sign-in links requested from your address"),
+    ThrottleKind.application_address: Limit(
+        10, 60 * 60, "membership applications sent from your address"
+    ),
 }
 
 
@@ -345,6 +349,12 @@ def clear_failed_sign_ins(email: str) -> None:
 
 
 # --- member sign-in links ----------------------------------------------------------------
+
+
+def count_application(address: str) -> None:
+    """Every application sent counts, accepted or not: the public form must not be a
+    cheap way to create records or to ask which organisations are members."""
+    check_and_count(ThrottleKind.application_address, address)
 
 
 def count_link_request(email: str, address: str) -> None:

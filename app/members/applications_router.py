@@ -3,11 +3,12 @@ status actions: lapse, suspend, reinstate."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlmodel import Session
 
 from app.accounts.auth import Public, StaffUser
 from app.accounts.principal import Principal
+from app.core import throttle
 from app.core.http import ResourceId, SessionDep
 from app.countries.regions import RegionSlug
 from app.members import applications, service
@@ -70,9 +71,13 @@ def application_read(view: applications.ApplicationView) -> ApplicationRead:
     status_code=201,
     dependencies=[Public],
 )
-def submit_application(session: SessionDep, data: ApplicationCreate) -> ApplicationCreated:
+def submit_application(
+    request: Request, session: SessionDep, data: ApplicationCreate
+) -> ApplicationCreated:
     """Apply for membership (no sign-in). Creates an `applicant` organisation and its
-    first contact; the secretariat or the regional lead decides."""
+    first contact; the secretariat or the regional lead decides. Too many applications
+    from one address get 429 with Retry-After."""
+    throttle.count_application(throttle.client_address(request))
     application = applications.submit_application(session, data)
     return ApplicationCreated(
         id=application.id or 0,

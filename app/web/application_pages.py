@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from app.accounts.auth import Public, StaffUser
 from app.accounts.principal import Principal
+from app.core import throttle
 from app.core.errors import DomainError, NotFound
 from app.core.http import SessionDep
 from app.countries import service as countries
@@ -137,6 +138,7 @@ def apply(
     if form.errors:
         return _apply_page(request, session, form, status_code=422)
     try:
+        throttle.count_application(throttle.client_address(request))
         applications.submit_application(session, application)
     except DomainError as error:
         session.rollback()  # nothing of a refused application is kept

@@ -615,3 +615,14 @@ def test_the_applicants_contact_can_be_removed_later(
     assert client.delete(f"/api/contacts/{contact_id}").status_code == 204
     session.expire_all()
     assert stored(session, application_id).contact_id is None
+
+
+def test_applications_are_throttled_per_client_address(anonymous_client: TestClient) -> None:
+    """The public form must not be a cheap way to create records."""
+    for number in range(10):
+        apply(anonymous_client, organization_name=f"Throttled Org {number}")
+    refused = anonymous_client.post(
+        "/api/applications", json=application(organization_name="One Too Many")
+    )
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
