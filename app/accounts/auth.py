@@ -10,6 +10,7 @@ Every route declares who may use it with one of the gates below (`Allow(...)` or
 """
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -70,6 +71,20 @@ async def current_principal(
     request.state.principal = principal
     request.state.csrf_token = csrf_token
     return principal
+
+
+def same_site_sign_in(request: Request) -> None:
+    """Sign-in forms have no session yet, so no CSRF token: refuse a browser post that
+    comes from another site (it could sign the victim in to the attacker's account).
+    Clients that send neither Origin nor Referer are not browsers and pass."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None:
+        return
+    if urlsplit(source).netloc != request.headers.get("host"):
+        raise Forbidden("Sign in from this site's own pages")
+
+
+SameSiteSignIn = Depends(same_site_sign_in)
 
 
 class Allow:

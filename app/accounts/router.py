@@ -8,7 +8,7 @@ from app.accounts.auth import SESSION_COOKIE, AdminUser, AnyUser, Public, bearer
 from app.accounts.models import CredentialKind
 from app.accounts.schemas import PasswordChange, TokenResponse, UserCreate, UserRead, UserUpdate
 from app.core import throttle
-from app.core.errors import NotAuthenticated
+from app.core.errors import NotAuthenticated, ValidationFailed
 from app.core.http import ResourceId, SessionDep
 
 router = APIRouter(prefix="/api", tags=["accounts"])
@@ -55,10 +55,19 @@ def change_password(
     data: PasswordChange,
     bearer: Annotated[str | None, Depends(bearer_scheme)],
 ) -> Response:
-    """Sets a new password; every other session and token of the user ends."""
+    """Sets a new password; every other session and token of the user ends. Wrong
+    current passwords count as failed sign-ins (a stolen session must not be a way to
+    guess the password)."""
     user = service.get_user(session, principal.user_id or 0)
+    address = throttle.client_address(request)
+    throttle.check_sign_in_allowed(user.email, address)
     keep = bearer or request.cookies.get(SESSION_COOKIE)
-    service.change_password(session, principal, user, data, keep=keep)
+    try:
+        service.change_password(session, principal, user, data, keep=keep)
+    except ValidationFailed as refused:
+        if refused.field == "current_password":
+            throttle.count_failed_sign_in(user.email, address)
+        raise
     return Response(status_code=204)
 
 

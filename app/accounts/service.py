@@ -16,7 +16,7 @@ from app.accounts.security import hash_password, new_secret, secret_hash, verify
 from app.core.audit import record_audit, record_changes
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.types import utcnow
-from app.members.models import Contact
+from app.members.models import Contact, MembershipStatus, Organization
 
 LIFETIMES = {
     CredentialKind.session: timedelta(hours=12),
@@ -222,7 +222,18 @@ def user_for_credential(session: Session, secret: str, kind: CredentialKind) -> 
     if credential is None:
         return None
     user = session.get(User, credential.user_id)
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active:
+        return None
+    if user.role is Role.member and not _member_organization_current(session, user):
+        return None  # a lapsed, suspended or archived member no longer signs in
+    return user
+
+
+def _member_organization_current(session: Session, user: User) -> bool:
+    status = session.scalar(
+        select(Organization.membership_status).where(Organization.id == user.organization_id)
+    )
+    return status in (MembershipStatus.active, MembershipStatus.applicant)
 
 
 def revoke_credential(session: Session, secret: str) -> None:

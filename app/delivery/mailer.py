@@ -87,13 +87,30 @@ def deliver(message_ids: list[int]) -> None:
         log.exception("Outbox delivery failed for messages %s", message_ids)
 
 
+# Messages whose body holds a sign-in link: once sent, the copy kept here is blanked,
+# so that the database (or a backup of it) signs nobody in.
+SECRET_BEARING_PURPOSES = frozenset({"sign_in_link", "welcome"})
+SENT_BODY_PLACEHOLDER = "[removed after sending: this message held a sign-in link]"
+
+
 def record_outcomes(session: Session, outcomes: dict[int, str | None]) -> None:
     now = utcnow()
     for message_id, error in outcomes.items():
-        values = {"sent_at": now, "last_error": None} if error is None else {"last_error": error}
+        values: dict[str, object] = (
+            {"sent_at": now, "last_error": None} if error is None else {"last_error": error}
+        )
         session.execute(
             update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values)
         )
+        if error is None:
+            session.execute(
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.id) == message_id,
+                    col(OutboxMessage.purpose).in_(SECRET_BEARING_PURPOSES),
+                )
+                .values(text_body=SENT_BODY_PLACEHOLDER, html_body=None)
+            )
         if error is not None:
             log.warning("Outbox message %s not sent: %s", message_id, error)
 

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Text, cast, delete, func, or_
+from sqlalchemy import Text, cast, delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from app.accounts.models import SignInLink, User
@@ -324,6 +324,7 @@ def erase_contact(session: Session, principal: Principal, contact_id: int) -> Er
     for user in users:
         _anonymise_user(session, user)
     _scrub_organization_notes(session, contact.organization_id, addresses)
+    _erase_applications(session, contact)
     suppressed = _suppress(session, addresses)
     _anonymise_contact(contact)
     session.flush()
@@ -350,6 +351,29 @@ def erase_contact(session: Session, principal: Principal, contact_id: int) -> Er
     )
     session.flush()
     return report
+
+
+def _erase_applications(session: Session, contact: Contact) -> None:
+    """What the person wrote in their application, and what staff wrote back to them,
+    is theirs: it goes too (the application and its decision stay, for the counts)."""
+    mine = col(MembershipApplication.contact_id) == contact.id
+    organization_ids = select(MembershipApplication.organization_id).where(mine)
+    # The decline reason is also the note of its audit entry.
+    session.execute(
+        update(AuditEntry)
+        .where(
+            col(AuditEntry.action) == "application.decline",
+            col(AuditEntry.organization_id).in_(organization_ids),
+            col(AuditEntry.note).is_not(None),
+        )
+        .values(note=ERASED)
+    )
+    for column in (MembershipApplication.motivation, MembershipApplication.decline_reason):
+        session.execute(
+            update(MembershipApplication)
+            .where(mine, col(column).is_not(None))
+            .values({col(column): ERASED})
+        )
 
 
 def _anonymise_contact(contact: Contact) -> None:

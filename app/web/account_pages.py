@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from app.accounts import service
-from app.accounts.auth import SESSION_COOKIE, AnyUser, Public
+from app.accounts.auth import SESSION_COOKIE, AnyUser, Public, SameSiteSignIn
 from app.accounts.models import CredentialKind, User
 from app.core import throttle
 from app.core.http import SessionDep
@@ -38,7 +38,7 @@ def sign_in_page(request: Request, next: str | None = None) -> Response:
     )
 
 
-@router.post("/sign-in", response_class=HTMLResponse, dependencies=[Public])
+@router.post("/sign-in", response_class=HTMLResponse, dependencies=[Public, SameSiteSignIn])
 def sign_in(
     request: Request,
     session: SessionDep,

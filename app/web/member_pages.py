@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.accounts import magic_links, service
-from app.accounts.auth import AnyUser, Public
+from app.accounts.auth import AnyUser, Public, SameSiteSignIn
 from app.accounts.magic_router import SignInLinkRequest
 from app.accounts.principal import Role
 from app.core import throttle
@@ -32,7 +32,10 @@ router = APIRouter(include_in_schema=False)
 LinkSecret = Annotated[str, Path()]
 # The link's secret is in the address of these pages: keep it out of caches, and out of
 # the Referer of every request the page makes (its own stylesheet included: server logs).
-_PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+# strict-origin: requests from the link page (its stylesheet, the button's POST) carry
+# only this site's origin, never the secret in the page's URL. Not no-referrer, which
+# makes browsers send "Origin: null" and so defeats the same-site check on the POST.
+_PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "strict-origin"}
 _LINK_PATH = re.compile(r"(/sign-in/link/)[^/?#\s]+")
 
 
@@ -92,7 +95,11 @@ def link_page(request: Request, session: SessionDep, secret: LinkSecret) -> Resp
     return _link_page(request, session, secret)
 
 
-@router.post("/sign-in/link/{secret}", response_class=HTMLResponse, dependencies=[Public])
+@router.post(
+    "/sign-in/link/{secret}",
+    response_class=HTMLResponse,
+    dependencies=[Public, SameSiteSignIn],
+)
 def redeem_link(
     request: Request,
     session: SessionDep,

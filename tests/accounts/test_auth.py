@@ -721,3 +721,62 @@ def test_only_admins_manage_users(
     assert created.status_code == 403
     assert not_admin.patch(f"/api/users/{user.id}", json={"is_admin": True}).status_code == 403
     assert session.scalars(select(User).where(User.email == "sneaky@example.org")).first() is None
+
+
+def test_a_suspended_members_sessions_stop_working(
+    client: TestClient, client_as: Callable[..., TestClient], session: Session
+) -> None:
+    member = client_as(Role.member)
+    organization_id = member.get("/api/me").json()["organization_id"]
+    assert member.get("/api/me/organization").status_code == 200
+    response = client.post(
+        f"/api/organizations/{organization_id}/suspend", json={"reason": "dues unpaid"}
+    )
+    assert response.status_code == 200, response.text
+    assert member.get("/api/me/organization").status_code == 401
+    assert member.get("/api/organizations").status_code == 401
+    client.post(f"/api/organizations/{organization_id}/reinstate", json={})
+    assert member.get("/api/me/organization").status_code == 200
+
+
+def test_guessing_the_current_password_is_throttled(
+    client_as: Callable[..., TestClient],
+) -> None:
+    staff = client_as(Role.secretariat)
+    for _ in range(5):
+        response = staff.post(
+            "/api/auth/password",
+            json={"current_password": "a wrong guess!!", "new_password": "a brand new password"},
+        )
+        assert response.status_code == 422
+    locked = staff.post(
+        "/api/auth/password",
+        json={"current_password": TEST_PASSWORD, "new_password": "a brand new password"},
+    )
+    assert locked.status_code == 429
+    assert "Retry-After" in locked.headers
+
+
+@pytest.mark.parametrize("header", ["origin", "referer"])
+def test_sign_in_posted_from_another_site_is_refused(
+    anonymous_client: TestClient, session: Session, header: str
+) -> None:
+    """No session yet, so no CSRF token: the browser's Origin/Referer must be this site."""
+    user = make_user(session, Role.secretariat)
+    session.flush()
+    form = {"email": user.email, "password": TEST_PASSWORD}
+    foreign = anonymous_client.post(
+        "/sign-in",
+        data=form,
+        headers={header: "https://attacker.example/page"},
+        follow_redirects=False,
+    )
+    assert foreign.status_code == 403
+    assert SESSION_COOKIE not in foreign.cookies
+    own = anonymous_client.post(
+        "/sign-in",
+        data=form,
+        headers={header: "http://testserver/sign-in"},
+        follow_redirects=False,
+    )
+    assert own.status_code == 303

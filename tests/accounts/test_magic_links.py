@@ -199,7 +199,7 @@ def test_opening_the_link_does_not_use_it_up(
         page = anonymous_client.get(f"/sign-in/link/{secret}")
         assert page.status_code == 200
         assert "Sign in as Amina Njeri (Haki Women&#39;s Forum)" in page.text
-        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["referrer-policy"] == "strict-origin"
     assert session.scalars(select(SignInLink)).one().used_at is None
     assert redeem(anonymous_client, secret).status_code == 200
 

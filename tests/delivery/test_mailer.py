@@ -205,3 +205,25 @@ def test_smtp_urls() -> None:
     for wrong in ("http://relay.example.org", "relay.example.org:25", "smtp://"):
         with pytest.raises(ValueError, match="SMTP_URL"):
             parse_smtp_url(wrong)
+
+
+def test_a_sent_sign_in_link_is_not_kept_in_the_outbox(
+    session: Session, smtp_backend: SmtpSink
+) -> None:
+    """Only a hash of a link's secret is stored: the copy of the email goes once sent."""
+    with session_scope() as unit:
+        queue_email(
+            unit,
+            to="amina@example.org",
+            subject="Your link",
+            text="Open https://example.org/sign-in/link/SECRET to sign in.",
+            purpose="sign_in_link",
+        )
+        queue(unit, "Ordinary")
+    [received_link, _] = smtp_backend.messages
+    assert "SECRET" in received_link.parsed().get_content()
+    [stored] = outbox(session, "Your link")
+    assert stored.sent_at is not None
+    assert "SECRET" not in stored.text_body
+    [ordinary] = outbox(session, "Ordinary")
+    assert "A test." in ordinary.text_body

@@ -16,7 +16,7 @@ from app.accounts.principal import Role
 from app.core.audit import AuditEntry, record_audit
 from app.delivery.models import OutboxMessage, Suppression, SuppressionReason
 from app.members import service
-from app.members.models import Contact, Organization
+from app.members.models import Contact, MembershipApplication, Organization
 from app.members.schemas import ContactUpdate
 from tests.factories import STAFF, bearer_headers, make_contact, make_organization, make_user
 
@@ -273,3 +273,33 @@ def test_erase_is_for_the_secretariat_only(
     assert client.post("/api/contacts/2147483647/erase").status_code == 404
     session.expire_all()
     assert session.get_one(Contact, person.contact.id).name == NAME
+
+
+def test_erase_removes_what_was_written_in_and_about_an_application(
+    anonymous_client: TestClient, client: TestClient, session: Session
+) -> None:
+    submitted = anonymous_client.post(
+        "/api/applications",
+        json={
+            "organization_name": "Defenders Collective",
+            "country": "KEN",
+            "languages": ["en"],
+            "contact_name": "Amina Secretname",
+            "contact_email": "amina.secret@example.org",
+            "motivation": "I am Amina Secretname; I was detained in 2019.",
+        },
+    )
+    assert submitted.status_code == 201, submitted.text
+    application_id = submitted.json()["id"]
+    client.post(
+        f"/api/applications/{application_id}/decline",
+        json={"reason": "Sorry Amina Secretname, not eligible."},
+    )
+    application = session.get_one(MembershipApplication, application_id)
+    assert client.post(f"/api/contacts/{application.contact_id}/erase").status_code == 200
+    session.expire_all()
+    application = session.get_one(MembershipApplication, application_id)
+    assert "Secretname" not in (application.motivation or "")
+    assert "Secretname" not in (application.decline_reason or "")
+    assert application.decision == "declined"  # the decision itself is kept
+    assert "Secretname" not in everything_in_the_audit_log(session)
