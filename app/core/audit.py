@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Text
 from sqlmodel import Field, Session, SQLModel
 
@@ -25,6 +26,23 @@ class AuditEntry(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     note: str | None = Field(default=None, sa_type=Text)
+
+
+class AuditEntryRead(BaseModel):
+    """An audit entry as the API shows it (the log, a timeline, a personal-data export)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target_type: str
+    target_id: str
+    organization_id: int | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    note: str | None
 
 
 def record_audit(

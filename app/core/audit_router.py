@@ -9,7 +9,7 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from app.accounts.auth import SecretariatUser
-from app.core.audit import AuditEntry
+from app.core.audit import AuditEntry, AuditEntryRead
 from app.core.errors import ValidationFailed
 from app.core.http import SessionDep
 
@@ -44,21 +44,6 @@ class AuditQuery(BaseModel):
     cursor: str | None = Field(
         default=None, max_length=200, description="`next_cursor` of the previous page"
     )
-
-
-class AuditEntryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    target_type: str
-    target_id: str
-    organization_id: int | None
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    note: str | None
 
 
 class AuditPage(BaseModel):

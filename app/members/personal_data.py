@@ -38,7 +38,7 @@ from sqlmodel import Session, col, select
 from app.accounts.models import SignInLink, User
 from app.accounts.principal import Principal, Role
 from app.accounts.service import revoke_credentials
-from app.core.audit import AuditEntry, record_audit
+from app.core.audit import AuditEntry, AuditEntryRead, record_audit
 from app.core.errors import Conflict
 from app.core.types import utcnow
 from app.delivery.models import OutboxMessage, Suppression, SuppressionReason
@@ -140,21 +140,6 @@ class ExportedSuppression(BaseModel):
     since: datetime
 
 
-class ExportedAuditEntry(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    target_type: str
-    target_id: str
-    organization_id: int | None
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    note: str | None
-
-
 class ExportedAction(BaseModel):
     """Something the person's account did: what and when, not the values it changed
     (those may be other people's data)."""
@@ -178,7 +163,7 @@ class ContactExport(BaseModel):
     messages: list[ExportedMessage]
     membership_applications: list[ExportedApplication]
     suppression: ExportedSuppression | None
-    audit_entries: list[ExportedAuditEntry]
+    audit_entries: list[AuditEntryRead]
     actions_by_their_account: list[ExportedAction]
 
 
@@ -274,7 +259,7 @@ def export_contact(session: Session, principal: Principal, contact_id: int) -> C
             if suppression
             else None
         ),
-        audit_entries=[ExportedAuditEntry.model_validate(entry) for entry in entries],
+        audit_entries=[AuditEntryRead.model_validate(entry) for entry in entries],
         actions_by_their_account=[ExportedAction.model_validate(entry) for entry in actions],
     )
     record_audit(

@@ -1,13 +1,12 @@
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from app.accounts.auth import AdminUser, Allow, AnyUser, StaffUser
 from app.accounts.principal import Principal, Role
+from app.core.audit import AuditEntryRead
 from app.core.http import ResourceId, SessionDep
 from app.members import custom_fields, service, spreadsheet
 from app.members.models import Organization
@@ -31,20 +30,6 @@ from app.members.schemas import (
 router = APIRouter(prefix="/api", tags=["members"])
 # The member's own organisation (self-service); staff use /organizations/{id}.
 MemberUser = Annotated[Principal, Depends(Allow(Role.member))]
-
-
-class AuditEntryRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    at: datetime
-    organization_id: int | None
-    actor: str
-    action: str
-    target_type: str
-    target_id: str
-    before: dict | None
-    after: dict | None
 
 
 def _read(session: Session, principal: Principal, organization: Organization) -> OrganizationRead:
