@@ -68,6 +68,7 @@ def change_password(
         if refused.field == "current_password":
             throttle.count_failed_sign_in(user.email, address)
         raise
+    throttle.clear_failed_sign_ins(user.email)
     return Response(status_code=204)
 
 

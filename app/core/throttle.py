@@ -332,13 +332,18 @@ def client_address(request: Request) -> str:
 
 def check_sign_in_allowed(email: str, address: str) -> None:
     """Before checking a password: a locked account or address gets 429 even when the
-    password is right, until its window ends."""
-    ensure_allowed(ThrottleKind.sign_in_account, email)
+    password is right, until its window ends.
+
+    The account's attempt is counted here, atomically and before the slow password
+    check, so that a burst of parallel guesses cannot all pass a limit not yet reached;
+    a success forgives it (`clear_failed_sign_ins`)."""
     ensure_allowed(ThrottleKind.sign_in_address, address)
+    check_and_count(ThrottleKind.sign_in_account, email)
 
 
 def count_failed_sign_in(email: str, address: str) -> None:
-    count_failure(ThrottleKind.sign_in_account, email)
+    """After a wrong password: the address's failure (the account's attempt was counted
+    by `check_sign_in_allowed`)."""
     count_failure(ThrottleKind.sign_in_address, address)
 
 

@@ -184,7 +184,8 @@ def test_redis_keys_are_namespaced_and_hold_no_email(
     redis_backend: RedisBackend, redis_client: "redis.Redis"
 ) -> None:
     email = f"Secret.Person.{secrets.token_hex(4)}@example.org"
-    throttle.count_failed_sign_in(email, "203.0.113.9")
+    throttle.check_sign_in_allowed(email, "203.0.113.9")  # counts the account's attempt
+    throttle.count_failed_sign_in(email, "203.0.113.9")  # and the address's failure
     keys = sorted(key.decode() for key in redis_client.scan_iter(f"{redis_backend.prefix}:*"))
     assert len(keys) == 2
     assert keys[0].startswith(f"{redis_backend.prefix}:sign_in_account:")
@@ -338,3 +339,17 @@ def test_sign_in_page_says_to_wait_with_429(
     assert "Too many failed sign-ins" in response.text
     assert "try again in 15 minutes" in response.text
     assert "set-cookie" not in response.headers
+
+
+def test_a_burst_of_guesses_before_any_failure_is_counted_cannot_pass_the_limit() -> None:
+    """Each attempt is counted before the (slow) password check, so requests arriving
+    together cannot all see a count under the limit."""
+    throttle.use_backend(throttle.MemoryBackend())
+    allowed = 0
+    for _ in range(20):  # all checked before any of them has failed
+        try:
+            throttle.check_sign_in_allowed("target@example.org", "198.51.100.7")
+            allowed += 1
+        except throttle.TooManyRequests:
+            pass
+    assert allowed == 5
