@@ -263,16 +263,21 @@ def set_focus_areas(organization: Organization, focus_areas: list[str]) -> None:
     ]
 
 
+def language_rows(languages: list[str]) -> list[OrganizationLanguage]:
+    """Working languages as rows, in the order given (most used first)."""
+    return [
+        OrganizationLanguage(position=position, language=language)
+        for position, language in enumerate(languages)
+    ]
+
+
 def set_languages(session: Session, organization: Organization, languages: list[str]) -> None:
     if languages == organization.languages:
         return
     # Positions are part of the key: clear first so reordering never collides.
     organization.language_rows = []
     session.flush()
-    organization.language_rows = [
-        OrganizationLanguage(position=position, language=language)
-        for position, language in enumerate(languages)
-    ]
+    organization.language_rows = language_rows(languages)
 
 
 def _require_placeable_country(session: Session, principal: Principal, iso3: str) -> None:
@@ -304,10 +309,7 @@ def create_organization(
         custom_fields=custom_fields,
     )
     set_focus_areas(organization, data.focus_areas)
-    organization.language_rows = [
-        OrganizationLanguage(position=position, language=language)
-        for position, language in enumerate(data.languages)
-    ]
+    organization.language_rows = language_rows(data.languages)
     session.add(organization)
     session.flush()
     record_audit(
