@@ -57,6 +57,7 @@ run: setup
 	"$(COALITION)" countries load
 	"$(COALITION)" demo seed --organizations $(DEMO_ORGANIZATIONS) --if-empty
 	"$(COALITION)" demo users
+	"$(COALITION)" demo alerts
 	"$(COALITION)" serve --host $(HOST) --port $(PORT)
 
 test: setup

@@ -298,7 +298,7 @@ def users_create(
         first = error.errors()[0]
         _fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
     except DomainError as error:
-        _fail(f"{error.field + ': ' if error.field else ''}{error.message}")
+        _fail(f"{error.field_name + ': ' if error.field_name else ''}{error.message}")
     console.print(f"[green]{summary}[/green]")
 
 
@@ -359,6 +359,24 @@ def demo_users() -> None:
     for sign_in in sign_ins:
         table.add_row(sign_in.role.value, sign_in.email, sign_in.how)
     console.print(table)
+
+
+@demo_cli.command("alerts")
+def demo_alerts() -> None:
+    """Write two demo action alerts (demo mode only; only when there are none yet)."""
+    from app.core.errors import DomainError
+    from app.demo.alerts import ensure_demo_alerts
+
+    try:
+        with session_scope() as session:
+            created = ensure_demo_alerts(session)
+            titles = [f"{campaign.title} ({campaign.status})" for campaign in created]
+    except DomainError as error:
+        _fail(error.message)
+    if not titles:
+        console.print("There are alerts already; nothing added.")
+    for title in titles:
+        console.print(f"Demo alert: {title}")
 
 
 @cli.command("serve")

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.accounts.auth import Public
 from app.accounts.magic_router import router as magic_link_router
 from app.accounts.router import router as accounts_router
+from app.campaigns.router import router as campaigns_router
 from app.core.api_docs import install_api_docs
 from app.core.audit_router import router as audit_router
 from app.core.db import session_scope
@@ -24,6 +25,7 @@ from app.web.account_pages import router as account_pages_router
 from app.web.account_pages import sign_in_url
 from app.web.admin_pages import router as admin_pages_router
 from app.web.application_pages import router as application_pages_router
+from app.web.campaign_pages import router as campaign_pages_router
 from app.web.member_pages import router as member_pages_router
 from app.web.router import not_found_page
 from app.web.router import router as web_router
@@ -49,12 +51,14 @@ def create_app() -> FastAPI:
     app.include_router(members_router)
     app.include_router(applications_router)
     app.include_router(personal_data_router)
+    app.include_router(campaigns_router)
     app.include_router(audit_router)
     app.include_router(web_router)
     app.include_router(account_pages_router)
     app.include_router(member_pages_router)
     app.include_router(application_pages_router)
     app.include_router(admin_pages_router)
+    app.include_router(campaign_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(NotAuthenticated)

@@ -1,12 +1,14 @@
 """Every table, imported in one place for Alembic and the tests."""
 
 from app.accounts.models import Credential, SignInLink, User, UserRegion
+from app.campaigns.models import Campaign, CampaignRegion, CampaignVariant
 from app.core.audit import AuditEntry
 from app.core.models import metadata
 from app.countries.models import Country, CountryStatusChange, Region
 from app.delivery.models import OutboxMessage, Suppression
 from app.members.models import (
     Contact,
+    ContactTopicOptOut,
     CustomFieldDefinition,
     MembershipApplication,
     Organization,
@@ -16,7 +18,11 @@ from app.members.models import (
 
 __all__ = [
     "AuditEntry",
+    "Campaign",
+    "CampaignRegion",
+    "CampaignVariant",
     "Contact",
+    "ContactTopicOptOut",
     "Country",
     "CountryStatusChange",
     "Credential",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -24,6 +25,7 @@ from sqlmodel import Session
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
 
+from app.accounts import service as accounts_service
 from app.accounts.models import User
 from app.accounts.principal import Role
 from app.core import migrations, throttle
@@ -115,6 +117,14 @@ def _fresh_throttle() -> Iterator[None]:
     throttle.use_backend(throttle.MemoryBackend())
     yield
     throttle.use_backend(None)
+
+
+@pytest.fixture
+def quick_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that make many staff users: hash their passwords with Argon2id at its
+    lowest cost (verification reads the cost from the hash, so it works unchanged)."""
+    quick = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(accounts_service, "hash_password", quick.hash)
 
 
 @pytest.fixture

@@ -206,6 +206,7 @@ def test_make_run_migrates_loads_seeds_and_serves() -> None:
         ("countries", "load"),
         ("demo", "seed"),
         ("demo", "users"),
+        ("demo", "alerts"),
         ("serve",),
     ]
 

@@ -65,7 +65,7 @@ def change_password(
     try:
         service.change_password(session, principal, user, data, keep=keep)
     except ValidationFailed as refused:
-        if refused.field == "current_password":
+        if refused.field_name == "current_password":
             throttle.count_failed_sign_in(user.email, address)
         raise
     throttle.clear_failed_sign_ins(user.email)

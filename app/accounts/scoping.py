@@ -4,11 +4,12 @@ Every read of organisations and contacts starts from these queries; a record out
 them does not exist for the caller (404, not 403).
 """
 
-from sqlalchemy import false
+from sqlalchemy import and_, exists, false, or_
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.accounts.principal import Principal, Role
+from app.campaigns.models import Campaign, CampaignRegion, CampaignStatus
 from app.countries.models import Country
 from app.members.models import Contact, Organization
 
@@ -40,3 +41,33 @@ def may_place_organization_in(principal: Principal, country: Country) -> bool:
     if principal.role is Role.regional_lead:
         return country.region_slug in principal.regions
     return False
+
+
+# A campaign a regional lead may read: one that has left (or is set to leave) the
+# secretariat for her region. Drafts and approvals in progress are the secretariat's.
+_CAMPAIGN_STATUSES_SHOWN_TO_LEADS = (
+    CampaignStatus.scheduled,
+    CampaignStatus.sending,
+    CampaignStatus.paused,
+    CampaignStatus.sent,
+)
+
+
+def visible_campaigns(principal: Principal) -> SelectOfScalar[Campaign]:
+    query = select(Campaign)
+    if principal.role is Role.secretariat:
+        return query
+    if principal.role is Role.regional_lead:
+        reaches_region = exists().where(
+            col(CampaignRegion.campaign_id) == col(Campaign.id),
+            col(CampaignRegion.region_slug).in_(principal.regions),
+        )
+        left_the_secretariat = or_(
+            col(Campaign.status).in_(_CAMPAIGN_STATUSES_SHOWN_TO_LEADS),
+            and_(
+                col(Campaign.status) == CampaignStatus.cancelled,
+                col(Campaign.launched_at).is_not(None),
+            ),
+        )
+        return query.where(reaches_region, left_the_secretariat)
+    return query.where(false())

@@ -46,6 +46,10 @@ def _create_sqlite_engine(url: str, busy_timeout_ms: int, **kwargs: Any) -> Engi
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN, see below
         # SQLite's own lower() folds ASCII only; searches must match "É" with "é" too.
         dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+        # The suppression list's hash, for queries (app/delivery/suppressions.py).
+        dbapi_connection.create_function(
+            "coalition_sha256", 1, _suppression_hash(), deterministic=True
+        )
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -63,6 +67,13 @@ def _create_sqlite_engine(url: str, busy_timeout_ms: int, **kwargs: Any) -> Engi
 
 def _unicode_lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
+
+
+def _suppression_hash() -> Any:
+    # Imported late: the delivery package imports the models, which import this module.
+    from app.delivery.suppressions import suppression_hash
+
+    return lambda value: suppression_hash(value) if isinstance(value, str) else None
 
 
 def get_engine() -> Engine:

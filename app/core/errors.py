@@ -2,20 +2,32 @@
 
 from typing import Any
 
+# A field by name, or by its path inside the body, e.g. ("variants", 1, "body").
+FieldPath = str | tuple[str | int, ...]
+
 
 class DomainError(Exception):
     status_code = 400
 
-    def __init__(self, message: str, *, field: str | None = None, location: str = "body") -> None:
+    def __init__(
+        self, message: str, *, field: FieldPath | None = None, location: str = "body"
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.location = location
 
+    @property
+    def field_name(self) -> str | None:
+        """The field as one string ("variants.1.body"), for forms and messages."""
+        if self.field is None or isinstance(self.field, str):
+            return self.field
+        return ".".join(str(part) for part in self.field)
+
     def to_detail(self) -> list[dict[str, Any]]:
         """Same shape as FastAPI's own 422 details, so clients handle one format."""
-        loc = [self.location, self.field] if self.field else [self.location]
-        return [{"loc": loc, "msg": self.message, "type": self.error_type}]
+        path = (self.field,) if isinstance(self.field, str) else (self.field or ())
+        return [{"loc": [self.location, *path], "msg": self.message, "type": self.error_type}]
 
     @property
     def error_type(self) -> str:
@@ -27,7 +39,9 @@ class NotFound(DomainError):
 
     status_code = 404
 
-    def __init__(self, message: str, *, field: str | None = None, location: str = "path") -> None:
+    def __init__(
+        self, message: str, *, field: FieldPath | None = None, location: str = "path"
+    ) -> None:
         super().__init__(message, field=field, location=location)
 
 

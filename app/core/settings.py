@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # embedded default, one server process) or in Redis (production: shared by every
     # api process, survives restarts).
     throttle_backend: Literal["memory", "redis"] = "memory"
+    # An alert must be approved by a secretariat member other than its author before it
+    # can be launched. Switch off only where one person runs the secretariat.
+    campaign_approval_required: bool = True
 
     @model_validator(mode="after")
     def _secret_key_is_real(self) -> "Settings":

@@ -158,6 +158,29 @@ class Contact(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     organization: Organization = Relationship(back_populates="contacts")
+    topic_opt_out_rows: list["ContactTopicOptOut"] = Relationship(
+        sa_relationship_kwargs={
+            "lazy": "selectin",
+            "cascade": "all, delete-orphan",
+            "order_by": "ContactTopicOptOut.topic",
+        }
+    )
+
+    @property
+    def topics_opted_out(self) -> list[str]:
+        return [row.topic for row in self.topic_opt_out_rows]
+
+
+class ContactTopicOptOut(SQLModel, table=True):
+    """A topic (app/campaigns/topics.py) a contact does not want alerts about."""
+
+    __tablename__ = "contact_topic_opt_outs"
+
+    # Optional only until the row is attached to its contact.
+    contact_id: int | None = Field(
+        default=None, foreign_key="contacts.id", primary_key=True, ondelete="CASCADE"
+    )
+    topic: str = Field(primary_key=True, max_length=40, index=True)
 
 
 class CustomFieldDefinition(SQLModel, table=True):
@@ -180,6 +203,7 @@ REGISTRY_TABLES = [
     OrganizationFocusArea.__tablename__,
     OrganizationLanguage.__tablename__,
     Contact.__tablename__,
+    ContactTopicOptOut.__tablename__,
 ]
 
 

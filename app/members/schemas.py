@@ -17,6 +17,7 @@ from pydantic import (
     field_validator,
 )
 
+from app.campaigns.topics import Topic
 from app.countries.models import ApicStatus, RomeStatuteStatus
 from app.countries.regions import RegionSlug
 from app.members.models import (
@@ -85,7 +86,7 @@ def _in_utc(value: datetime) -> datetime:
         raise ValueError("is out of the range of dates that can be stored") from None
 
 
-def _unique(values: list[str]) -> list[str]:
+def unique_values(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
         raise ValueError("must not repeat a value")
     return values
@@ -122,10 +123,10 @@ class OrganizationFields(BaseModel):
 
     acronym: Acronym | None = None
     type: OrganizationType | None = None
-    focus_areas: Annotated[list[FocusArea], AfterValidator(_unique)] | None = Field(
+    focus_areas: Annotated[list[FocusArea], AfterValidator(unique_values)] | None = Field(
         default=None, max_length=30
     )
-    languages: Annotated[list[LanguageCode], AfterValidator(_unique)] | None = Field(
+    languages: Annotated[list[LanguageCode], AfterValidator(unique_values)] | None = Field(
         default=None, max_length=10, description="Working languages, most used first"
     )
     membership_status: MembershipStatus | None = None
@@ -141,10 +142,10 @@ class OrganizationCreate(OrganizationFields):
     country: CountryCode
     type: OrganizationType = OrganizationType.ngo
     membership_status: MembershipStatus = MembershipStatus.active
-    focus_areas: Annotated[list[FocusArea], AfterValidator(_unique)] = Field(
+    focus_areas: Annotated[list[FocusArea], AfterValidator(unique_values)] = Field(
         default_factory=list, max_length=30
     )
-    languages: Annotated[list[LanguageCode], AfterValidator(_unique)] = Field(
+    languages: Annotated[list[LanguageCode], AfterValidator(unique_values)] = Field(
         default_factory=lambda: ["en"], min_length=1, max_length=10
     )
     custom_fields: dict[str, CustomValue] = Field(default_factory=dict)
@@ -268,6 +269,9 @@ class ContactFields(BaseModel):
     consent_method: (
         Annotated[str, StringConstraints(max_length=200), AfterValidator(_single_line)] | None
     ) = None
+    topics_opted_out: Annotated[list[Topic], AfterValidator(unique_values)] | None = Field(
+        default=None, description="Topics this person wants no alerts about"
+    )
 
 
 class ContactCreate(ContactFields):
@@ -276,13 +280,16 @@ class ContactCreate(ContactFields):
     role: ContactRole = ContactRole.other
     language: LanguageCode = "en"
     subscription_status: SubscriptionStatus = SubscriptionStatus.subscribed
+    topics_opted_out: Annotated[list[Topic], AfterValidator(unique_values)] = Field(
+        default_factory=list, description="Topics this person wants no alerts about"
+    )
 
 
 class ContactUpdate(ContactFields):
     name: PersonName | None = None
     email: EmailStr | None = None
 
-    @field_validator("name", "email", "role", "language", "subscription_status")
+    @field_validator("name", "email", "role", "language", "subscription_status", "topics_opted_out")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         if value is None:
@@ -301,6 +308,7 @@ class ContactRead(BaseModel):
     language: str
     subscription_status: SubscriptionStatus
     paused_until: date | None
+    topics_opted_out: list[str]
     consent_at: datetime | None
     consent_method: str | None
     bounce_status: BounceStatus
@@ -398,10 +406,10 @@ class ApplicationCreate(BaseModel):
     acronym: Acronym | None = None
     country: CountryCode = Field(description="ISO 3166-1 alpha-3, e.g. KEN")
     type: OrganizationType = OrganizationType.ngo
-    focus_areas: Annotated[list[FocusArea], AfterValidator(_unique)] = Field(
+    focus_areas: Annotated[list[FocusArea], AfterValidator(unique_values)] = Field(
         default_factory=list, max_length=30
     )
-    languages: Annotated[list[LanguageCode], AfterValidator(_unique)] = Field(
+    languages: Annotated[list[LanguageCode], AfterValidator(unique_values)] = Field(
         default_factory=lambda: ["en"],
         min_length=1,
         max_length=10,
@@ -506,10 +514,10 @@ class MemberOrganizationUpdate(BaseModel):
     website: Website | None = None
     address: LongText | None = None
     type: OrganizationType | None = None
-    focus_areas: Annotated[list[FocusArea], AfterValidator(_unique)] | None = Field(
+    focus_areas: Annotated[list[FocusArea], AfterValidator(unique_values)] | None = Field(
         default=None, max_length=30
     )
-    languages: Annotated[list[LanguageCode], AfterValidator(_unique)] | None = Field(
+    languages: Annotated[list[LanguageCode], AfterValidator(unique_values)] | None = Field(
         default=None, min_length=1, max_length=10, description="Working languages, most used first"
     )
 

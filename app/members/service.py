@@ -7,6 +7,7 @@ never commit (the caller's unit of work does).
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -32,6 +33,7 @@ from app.members.custom_fields import list_custom_fields, validate_custom_values
 from app.members.models import (
     BounceStatus,
     Contact,
+    ContactTopicOptOut,
     MembershipStatus,
     Organization,
     OrganizationFocusArea,
@@ -541,6 +543,8 @@ def _combine_contacts(*, keep: Contact, drop: Contact) -> None:
     )
     keep.consent_at = keep.consent_at or drop.consent_at
     keep.consent_method = keep.consent_method or drop.consent_method
+    # Either person's opt-outs stand: the combined contact has all of them.
+    set_topic_opt_outs(keep, sorted(set(keep.topics_opted_out) | set(drop.topics_opted_out)))
     keep.updated_at = utcnow()
 
 
@@ -604,11 +608,16 @@ def contact_snapshot(contact: Contact) -> dict[str, Any]:
             "language",
             "subscription_status",
             "paused_until",
+            "topics_opted_out",
             "consent_at",
             "consent_method",
             *BOUNCE_FIELDS,
         )
     }
+
+
+def set_topic_opt_outs(contact: Contact, topics: Sequence[str]) -> None:
+    contact.topic_opt_out_rows = [ContactTopicOptOut(topic=str(topic)) for topic in topics]
 
 
 def _ensure_email_free(
@@ -636,7 +645,9 @@ def add_contact(
     """Add a contact to an organisation the caller has already looked up through scoping."""
     email = data.email.lower()
     _ensure_email_free(session, organization.id or 0, email)
-    contact = Contact(organization_id=organization.id or 0, **{**data.model_dump(), "email": email})
+    values = data.model_dump(exclude={"topics_opted_out"})
+    contact = Contact(organization_id=organization.id or 0, **{**values, "email": email})
+    set_topic_opt_outs(contact, data.topics_opted_out)
     session.add(contact)
     session.flush()
     record_audit(
@@ -667,6 +678,8 @@ def apply_contact_changes(
     if "email" in changes:
         changes["email"] = changes["email"].lower()
         _ensure_email_free(session, contact.organization_id, changes["email"], except_id=contact.id)
+    if "topics_opted_out" in changes:
+        set_topic_opt_outs(contact, changes.pop("topics_opted_out"))
     for name, value in changes.items():
         setattr(contact, name, value)
     changed = record_changes(

@@ -786,7 +786,7 @@ def _pydantic_reason(error: ValidationError, columns: dict[str, str]) -> str:
 
 
 def _domain_reason(error: DomainError, stage: str) -> str:
-    name = error.field or ""
+    name = error.field_name or ""
     if name.startswith("custom_fields."):
         column = CUSTOM_PREFIX + name.removeprefix("custom_fields.")
     elif stage == "contact":
@@ -842,7 +842,12 @@ class MemberExport:
                         col(Organization.id).in_(chunk),
                         col(Organization.merged_into_id).is_(None),
                     )
-                    .options(selectinload(Organization.contacts))  # type: ignore[arg-type]
+                    # The export has no column for topic opt-outs: do not load them.
+                    .options(
+                        selectinload(Organization.contacts).lazyload(  # type: ignore[arg-type]
+                            Contact.topic_opt_out_rows  # type: ignore[arg-type]
+                        )
+                    )
                 )
             }
         return [loaded[organization_id] for organization_id in chunk if organization_id in loaded]

@@ -84,7 +84,7 @@ def create_user(
             name = str(problem["loc"][0]) if problem["loc"] else None
             form.add_error(name, str(problem["msg"]).removeprefix("Value error, "))
     except DomainError as error:
-        form.add_error(error.field, error.message)
+        form.add_error(error.field_name, error.message)
     return _users_page(request, session, form, status_code=422)
 
 

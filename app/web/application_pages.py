@@ -142,7 +142,7 @@ def apply(
         applications.submit_application(session, application)
     except DomainError as error:
         session.rollback()  # nothing of a refused application is kept
-        form.add_error(error.field, error.message)
+        form.add_error(error.field_name, error.message)
         return _apply_page(request, session, form, status_code=error.status_code)
     return RedirectResponse("/apply/thank-you", status_code=303)
 

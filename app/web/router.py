@@ -146,7 +146,7 @@ def members_page(request: Request, session: SessionDep, principal: StaffUser) ->
                 session, principal, filters, limit=PAGE_SIZE, cursor=cursor
             )
         except ValidationFailed as error:
-            form.add_error(error.field, error.message)
+            form.add_error(error.field_name, error.message)
     all_countries = countries.list_countries(session, CountryFilter())
     regions = _regions(session, principal)
     next_url = None

@@ -145,3 +145,26 @@ def test_demo_users_refused_outside_demo_mode(session: Session) -> None:
     assert result.exit_code == 2
     assert "demo mode" in result.output
     assert service.list_users(session) == []
+
+
+def test_demo_alerts_a_draft_and_an_approved_alert_once(
+    session: Session, demo_mode: None, quick_password_hashing: None
+) -> None:
+    from sqlmodel import select
+
+    from app.campaigns.models import Campaign
+
+    refused = runner.invoke(cli, ["demo", "alerts"])
+    assert refused.exit_code == 2
+    assert "demo users" in refused.output
+    assert runner.invoke(cli, ["demo", "users"]).exit_code == 0
+    first = runner.invoke(cli, ["demo", "alerts"], env={"COLUMNS": "200"})
+    assert first.exit_code == 0, first.output
+    campaigns = session.scalars(select(Campaign).order_by(Campaign.id)).all()  # type: ignore[arg-type]
+    assert [c.status for c in campaigns] == ["draft", "approved"]
+    assert [v.language for v in campaigns[0].variants] == ["en", "fr", "es", "ar"]
+    assert campaigns[1].approved_by_id != campaigns[1].author_id
+    second = runner.invoke(cli, ["demo", "alerts"])
+    assert second.exit_code == 0
+    assert "nothing added" in second.output
+    assert len(session.scalars(select(Campaign)).all()) == 2

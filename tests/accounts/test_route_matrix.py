@@ -20,10 +20,10 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -34,6 +34,10 @@ from app.accounts import service as accounts_service
 from app.accounts.auth import Allow, public
 from app.accounts.models import User
 from app.accounts.principal import Role
+from app.campaigns import lifecycle
+from app.campaigns import service as campaigns
+from app.campaigns.models import Campaign
+from app.campaigns.schemas import CampaignCreate
 from app.core import throttle
 from app.main import create_app
 from app.members import custom_fields
@@ -170,8 +174,9 @@ GATED = [endpoint for endpoint in ALL_ENDPOINTS if not is_public(endpoint)]
 @dataclass
 class World:
     """An organisation in Kenya (Africa) that the member acts for, a second one in Kenya,
-    and one in France (Europe), each with contacts; a user, a custom field, and a
-    pending application from each region."""
+    and one in France (Europe), each with contacts; a user, a custom field, a pending
+    application from each region, and an action alert scheduled for each of Africa and
+    Europe (a scheduled alert is one regional leads may read)."""
 
     home: Organization
     member_contact: Contact
@@ -184,6 +189,8 @@ class World:
     custom_field_key: str
     application_id: int
     europe_application_id: int
+    campaign: Campaign
+    europe_campaign: Campaign
 
     def path_values(self) -> dict[str, Any]:
         """Every path parameter's value: objects in the scope of every role."""
@@ -194,6 +201,7 @@ class World:
             "iso3": "KEN",
             "key": self.custom_field_key,
             "application_id": self.application_id,
+            "campaign_id": self.campaign.id,
         }
 
     def out_of_scope(self, caller: Caller) -> dict[str, Any]:
@@ -203,6 +211,7 @@ class World:
                 "organization_id": self.europe.id,
                 "contact_id": self.europe_contact.id,
                 "application_id": self.europe_application_id,
+                "campaign_id": self.europe_campaign.id,
             }
         return {  # a member: another organisation's
             "organization_id": self.neighbour.id,
@@ -210,7 +219,7 @@ class World:
         }
 
 
-SCOPED_PARAMS = frozenset({"organization_id", "contact_id", "application_id"})
+SCOPED_PARAMS = frozenset({"organization_id", "contact_id", "application_id", "campaign_id"})
 # Path parameters that name no scoped object (the same for every role).
 UNSCOPED_PARAMS = frozenset({"user_id", "iso3", "key"})
 
@@ -237,11 +246,32 @@ def fresh_throttle() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def quick_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hundreds of staff users are made here: hash their passwords with Argon2id at its
-    lowest cost (verification reads the cost from the hash, so it works unchanged)."""
-    quick = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(accounts_service, "hash_password", quick.hash)
+def _quick_password_hashing(quick_password_hashing: None) -> None:
+    """Hundreds of staff users are made here."""
+
+
+MATRIX_ALERT: dict[str, Any] = {
+    "title": "Route matrix alert",
+    "action_type": "contact_officials",
+    "default_language": "en",
+    "variants": [{"language": "en", "subject": "Act now", "body": "Dear {{ contact.name }}"}],
+}
+
+
+def scheduled_campaign(session: Session, author: User, region: str) -> Campaign:
+    """An alert to one region, approved and scheduled a week ahead."""
+    campaign = campaigns.create_campaign(
+        session,
+        accounts_service.principal_for(author),
+        CampaignCreate.model_validate(
+            MATRIX_ALERT | {"title": f"Alert for {region}", "audience": {"regions": [region]}}
+        ),
+    )
+    lifecycle.approve(session, STAFF, campaign)
+    lifecycle.launch(
+        session, STAFF, campaign, send_at=datetime.now(UTC) + timedelta(days=7), timezone="UTC"
+    )
+    return campaign
 
 
 @pytest.fixture
@@ -264,6 +294,7 @@ def world(session: Session, anonymous_client: TestClient) -> World:
         contact_id=neighbour_contact.id,
         email=neighbour_contact.email,
     )
+    author = make_user(session, Role.secretariat, email="alert.author@example.org")
     session.flush()
     return World(
         home=home,
@@ -279,6 +310,8 @@ def world(session: Session, anonymous_client: TestClient) -> World:
         europe_application_id=submit_application(
             anonymous_client, "FRA", "applicant@fr.example.org"
         ),
+        campaign=scheduled_campaign(session, author, "africa"),
+        europe_campaign=scheduled_campaign(session, author, "europe"),
     )
 
 
@@ -307,6 +340,18 @@ def sign_in_as(session: Session, world: World) -> Iterator[Callable[[Caller], Te
     for test_client in clients:
         test_client.close()
 
+
+# The alert form as a browser sends it (see tests/web/test_campaign_pages.py).
+ALERT_FORM = {
+    "title": "Route matrix alert",
+    "action_type": "contact_officials",
+    "default_language": "en",
+    "subject.en": "Act now",
+    "body.en": "Dear {{ contact.name }}",
+    "regions": "africa",
+    "membership_status": "active",
+}
+IN_TWO_WEEKS = (datetime.now(UTC) + timedelta(days=14)).strftime("%Y-%m-%dT09:00")
 
 # A valid request body for every route that takes one, so that a role the gate admits
 # reaches the route's own logic. The test below fails if a route is missing here.
@@ -358,6 +403,25 @@ REQUEST_BODIES: dict[tuple[str, str], Body] = {
         }
     },
     ("POST", "/users/{user_id}/active"): lambda w: {"data": {"active": "false"}},
+    # Action alerts: the API, then the pages (forms).
+    ("POST", "/api/audiences/preview"): lambda w: {"json": {"regions": ["africa"]}},
+    ("POST", "/api/campaigns"): lambda w: {"json": MATRIX_ALERT},
+    ("PATCH", "/api/campaigns/{campaign_id}"): lambda w: {"json": {"title": "Renamed alert"}},
+    ("POST", "/api/campaigns/{campaign_id}/launch"): lambda w: {"json": {}},
+    ("POST", "/api/campaigns/{campaign_id}/request-approval"): lambda w: {
+        "json": {"note": "Please read it before Monday"}
+    },
+    ("POST", "/api/campaigns/{campaign_id}/test"): lambda w: {
+        "json": {"to": ["matrix@example.org"]}
+    },
+    ("POST", "/campaigns/new"): lambda w: {"data": ALERT_FORM},
+    ("POST", "/campaigns/{campaign_id}/edit"): lambda w: {"data": ALERT_FORM},
+    ("POST", "/campaigns/{campaign_id}/schedule"): lambda w: {
+        "data": {"send_at": IN_TWO_WEEKS, "timezone": "Europe/Zurich"}
+    },
+    ("POST", "/campaigns/{campaign_id}/test"): lambda w: {"data": {"to": "matrix@example.org"}},
+    ("POST", "/campaigns/{campaign_id}/cancel"): lambda w: {"data": {"confirm": "on"}},
+    ("POST", "/campaigns/{campaign_id}/delete"): lambda w: {"data": {"confirm": "on"}},
 }
 
 # Admitted callers whose request is refused by the route's own rules, not by its gate.
@@ -368,6 +432,23 @@ EXPECTED_REFUSALS: dict[tuple[str, str, str], int] = {
     **{
         ("POST", "/api/organizations/{organization_id}/reinstate", name): 409
         for name in ("admin", "secretariat", "lead")
+    },
+    # The alert is scheduled: it can be edited, launched, rescheduled or cancelled, but
+    # not approved, paused, resumed or deleted (409 with the reason, API and pages alike).
+    **{
+        (method, path, name): 409
+        for method, path in [
+            ("DELETE", "/api/campaigns/{campaign_id}"),
+            ("POST", "/api/campaigns/{campaign_id}/approve"),
+            ("POST", "/api/campaigns/{campaign_id}/request-approval"),
+            ("POST", "/api/campaigns/{campaign_id}/pause"),
+            ("POST", "/api/campaigns/{campaign_id}/resume"),
+            ("POST", "/campaigns/{campaign_id}/approve"),
+            ("POST", "/campaigns/{campaign_id}/pause"),
+            ("POST", "/campaigns/{campaign_id}/resume"),
+            ("POST", "/campaigns/{campaign_id}/delete"),
+        ]
+        for name in ("admin", "secretariat")
     },
 }
 

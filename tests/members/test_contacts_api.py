@@ -173,3 +173,36 @@ def test_a_contact_a_member_signs_in_as_cannot_be_deleted(
     assert response.status_code == 409
     assert "signs in as this contact" in response.json()["detail"][0]["msg"]
     assert client.get(f"/api/contacts/{member.contact_id}").status_code == 200
+
+
+def test_topic_opt_outs_are_kept_changed_and_audited(client: TestClient, session: Session) -> None:
+    org = make_organization(session, name="Topics Org", country="KEN")
+    session.flush()
+    created = client.post(
+        f"/api/organizations/{org.id}/contacts",
+        json={"name": "Wanjiru", "email": "w@example.org", "topics_opted_out": ["budget"]},
+    ).json()
+    assert created["topics_opted_out"] == ["budget"]
+    changed = client.patch(
+        f"/api/contacts/{created['id']}", json={"topics_opted_out": ["apic", "budget"]}
+    ).json()
+    assert changed["topics_opted_out"] == ["apic", "budget"]
+    history = client.get(f"/api/organizations/{org.id}/history").json()
+    updates = [entry for entry in history if entry["action"] == "contact.update"]
+    assert updates[-1]["after"]["topics_opted_out"] == ["apic", "budget"]
+    for bad in (["weather"], ["apic", "apic"], None):
+        response = client.patch(f"/api/contacts/{created['id']}", json={"topics_opted_out": bad})
+        assert response.status_code == 422, bad
+        assert response.json()["detail"][0]["loc"][:2] == ["body", "topics_opted_out"]
+
+
+def test_merging_keeps_both_contacts_topic_opt_outs(client: TestClient, session: Session) -> None:
+    keep = make_organization(session, name="Keep Org", country="KEN")
+    drop = make_organization(session, name="Drop Org", country="KEN")
+    make_contact(session, keep, email="same@example.org", topics_opted_out=["apic"])
+    make_contact(session, drop, email="same@example.org", topics_opted_out=["budget"])
+    session.flush()
+    response = client.post(f"/api/organizations/{drop.id}/merge", json={"into": keep.id})
+    assert response.status_code == 200, response.text
+    contacts = client.get(f"/api/organizations/{keep.id}/contacts").json()
+    assert [c["topics_opted_out"] for c in contacts] == [["apic", "budget"]]

@@ -1,0 +1,1 @@
+"""Action alerts: composing, audiences, approval, scheduling."""

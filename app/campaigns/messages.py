@@ -1,0 +1,261 @@
+"""An alert as a recipient sees it: previews and test sends.
+
+Both render through the same compiled variant the send pipeline uses, for a chosen
+contact, for the first member of the audience, or (when the audience is empty) for
+made-up sample values.
+"""
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from app.accounts.models import User
+from app.accounts.principal import Principal, Role
+from app.accounts.scoping import visible_organizations
+from app.campaigns import lifecycle
+from app.campaigns.audience import AudienceFilter, LanguageChoice, chosen_language, recipient_rows
+from app.campaigns.models import Campaign, CampaignVariant
+from app.campaigns.rendering import RenderedMessage, TemplateProblem, compile_variant
+from app.campaigns.schemas import CampaignPreview, TestSendRequest, TestSendResult
+from app.campaigns.tokens import RecipientLinks, recipient_context, sample_context
+from app.core.audit import record_audit
+from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.settings import get_settings
+from app.countries.models import Country
+from app.delivery.mailer import queue_email
+from app.i18n import text_direction
+from app.members.models import Contact, Organization
+
+TEST_SUBJECT_PREFIX = "[Test] "
+TEST_PURPOSE = "campaign_test"
+APPROVAL_REQUEST_PURPOSE = "approval_request"
+# The HTML document's <title>: some mail clients show it, so never the internal title.
+ALERT_TITLE = "Coalition for the International Criminal Court"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    contact: Contact
+    organization: Organization
+    country: Country
+
+
+def preview_links() -> RecipientLinks:
+    """Links for previews and tests: they show where a real recipient's links lead, but
+    carry no delivery's token, so they act for nobody."""
+    base = get_settings().public_base_url.rstrip("/")
+    return RecipientLinks(
+        report=f"{base}/act/preview",
+        unsubscribe=f"{base}/unsubscribe/preview",
+        preferences=f"{base}/preferences/preview",
+    )
+
+
+def language_choice(campaign: Campaign) -> LanguageChoice:
+    return LanguageChoice(
+        languages=tuple(variant.language for variant in campaign.variants),
+        default=campaign.default_language,
+    )
+
+
+def preview_campaign(
+    session: Session,
+    principal: Principal,
+    campaign: Campaign,
+    *,
+    language: str | None = None,
+    contact_id: int | None = None,
+) -> CampaignPreview:
+    if language is not None:
+        _variant(campaign, language, location="query")
+    recipient = (
+        _visible_recipient(session, principal, contact_id)
+        if contact_id is not None
+        else _sample_recipient(session, principal, campaign, language)
+    )
+    if language is None:
+        language = (
+            _language_for(session, campaign, recipient.contact)
+            if recipient
+            else campaign.default_language
+        )
+    rendered = _render(campaign, language, recipient)
+    return CampaignPreview(
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        language=language,
+        direction=text_direction(language),
+        contact_id=recipient.contact.id if recipient else None,
+    )
+
+
+def send_test(
+    session: Session, principal: Principal, campaign: Campaign, request: TestSendRequest
+) -> TestSendResult:
+    """Real messages through the mail path, marked as tests (subject and purpose) and
+    left out of every figure: no delivery row is written."""
+    languages = (
+        [_variant(campaign, request.language, location="body").language]
+        if request.language
+        else [variant.language for variant in campaign.variants]
+    )
+    recipient = (
+        _visible_recipient(session, principal, request.contact_id, location="body")
+        if request.contact_id is not None
+        else None
+    )
+    addresses = [str(address).lower() for address in request.to]
+    for language in languages:
+        rendered = _render(
+            campaign,
+            language,
+            recipient or _sample_recipient(session, principal, campaign, language),
+        )
+        for address in addresses:
+            queue_email(
+                session,
+                to=address,
+                subject=TEST_SUBJECT_PREFIX + rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                purpose=TEST_PURPOSE,
+            )
+    record_audit(
+        session,
+        actor=principal.actor,
+        action="campaign.test_sent",
+        target_type="campaign",
+        target_id=campaign.id,
+        after={"to": addresses, "languages": languages},
+    )
+    return TestSendResult(sent=len(addresses) * len(languages), to=addresses, languages=languages)
+
+
+def request_approval(
+    session: Session, principal: Principal, campaign: Campaign, note: str | None = None
+) -> list[str]:
+    """Ask the other secretariat members, by email, to read and approve a draft."""
+    lifecycle.require_allowed(campaign, lifecycle.Action.approve)
+    colleagues = session.scalars(
+        select(User)
+        .where(col(User.role) == Role.secretariat, col(User.is_active))
+        .where(col(User.id) != campaign.author_id)
+        .order_by(col(User.id))
+    ).all()
+    if not colleagues:
+        raise Conflict(
+            "No other secretariat member can approve this alert: add one under Users, "
+            "or switch approval off (CAMPAIGN_APPROVAL_REQUIRED=0)",
+            field="status",
+        )
+    link = f"{get_settings().public_base_url.rstrip('/')}/campaigns/{campaign.id}"
+    text = (
+        f"{principal_name(session, principal)} asks you to read and approve the action alert "
+        f'"{campaign.title}" before it is sent.\n\n'
+        + (f"Their note: {note}\n\n" if note else "")
+        + f"Read it, preview it in each language and approve it here:\n{link}\n"
+    )
+    addresses = [user.email for user in colleagues]
+    for address in addresses:
+        queue_email(
+            session,
+            to=address,
+            subject=f"Please approve: {campaign.title}",
+            text=text,
+            purpose=APPROVAL_REQUEST_PURPOSE,
+        )
+    record_audit(
+        session,
+        actor=principal.actor,
+        action="campaign.approval_requested",
+        target_type="campaign",
+        target_id=campaign.id,
+        after={"to": addresses},
+        note=note,
+    )
+    return addresses
+
+
+def principal_name(session: Session, principal: Principal) -> str:
+    user = session.get(User, principal.user_id) if principal.user_id else None
+    return (user.full_name or user.email) if user else "A colleague"
+
+
+def _render(campaign: Campaign, language: str, recipient: Recipient | None) -> RenderedMessage:
+    variant = _variant(campaign, language, location="query")
+    compiled = compile_variant(
+        language=language, subject=variant.subject, body=variant.body, title=ALERT_TITLE
+    )
+    context = (
+        sample_context(language)
+        if recipient is None
+        else recipient_context(
+            language=language,
+            contact_name=recipient.contact.name,
+            contact_role=recipient.contact.role,
+            organization_name=recipient.organization.name,
+            organization_acronym=recipient.organization.acronym,
+            country=recipient.country,
+            links=preview_links(),
+        )
+    )
+    try:
+        return compiled.render(context)
+    except TemplateProblem as problem:  # checked at save, so only a real recipient's data
+        index = campaign.variants.index(variant)
+        raise ValidationFailed(problem.message, field=("variants", index, problem.field)) from None
+
+
+def _variant(campaign: Campaign, language: str, *, location: str) -> CampaignVariant:
+    for variant in campaign.variants:
+        if variant.language == language:
+            return variant
+    languages = ", ".join(variant.language for variant in campaign.variants)
+    raise ValidationFailed(
+        f"This campaign has no variant in {language!r}; it has {languages}",
+        field="language",
+        location=location,
+    )
+
+
+def _visible_recipient(
+    session: Session, principal: Principal, contact_id: int, *, location: str = "query"
+) -> Recipient:
+    row = session.execute(
+        visible_organizations(principal)
+        .join(Contact, col(Contact.organization_id) == col(Organization.id))
+        .join(Country, col(Country.iso3) == col(Organization.country_iso3))
+        .with_only_columns(Contact, Organization, Country)
+        .where(col(Contact.id) == contact_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"No contact with id {contact_id}", field="contact_id", location=location)
+    return Recipient(*row)
+
+
+def _sample_recipient(
+    session: Session, principal: Principal, campaign: Campaign, language: str | None
+) -> Recipient | None:
+    """The first member of the audience (who would get `language`, when given)."""
+    recipients = recipient_rows(
+        principal,
+        AudienceFilter.model_validate(campaign.audience),
+        topics=campaign.topics,
+        languages=language_choice(campaign),
+    ).subquery()
+    first = select(recipients.c.contact_id).where(recipients.c.exclusion.is_(None))
+    if language is not None:
+        first = first.where(recipients.c.language == language)
+    contact_id = session.scalar(first.order_by(recipients.c.contact_id).limit(1))
+    if contact_id is None:
+        return None
+    return _visible_recipient(session, principal, contact_id)
+
+
+def _language_for(session: Session, campaign: Campaign, contact: Contact) -> str:
+    """The variant this contact would get (the same rule as the audience's counts)."""
+    language = session.scalar(
+        select(chosen_language(language_choice(campaign))).where(col(Contact.id) == contact.id)
+    )
+    return language or campaign.default_language
