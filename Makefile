@@ -25,7 +25,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 .PHONY: help run test lint setup clean
 
 help:
-	@echo "make run    set up, migrate, load countries, seed demo data if empty, serve"
+	@echo "make run    set up, migrate, load countries, seed demo data if empty, serve with a worker"
 	@echo "make test   run the whole test suite (PYTEST_ARGS=... passes options to pytest)"
 	@echo "make lint   ruff check, ruff format --check, mypy"
 	@echo "make setup  create $(VENV) and install the locked dependencies"
@@ -58,6 +58,10 @@ run: setup
 	"$(COALITION)" demo seed --organizations $(DEMO_ORGANIZATIONS) --if-empty
 	"$(COALITION)" demo users
 	"$(COALITION)" demo alerts
+	@# The worker and the scheduler run beside the web server and stop with it.
+	trap 'kill 0' EXIT INT TERM; \
+	"$(COALITION)" worker & \
+	"$(COALITION)" scheduler & \
 	"$(COALITION)" serve --host $(HOST) --port $(PORT)
 
 test: setup

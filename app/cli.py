@@ -28,6 +28,8 @@ users_cli = typer.Typer(
     help="Sign-in accounts: staff, regional leads, members.", no_args_is_help=True
 )
 cli.add_typer(users_cli, name="users")
+campaigns_cli = typer.Typer(help="Action alerts.", no_args_is_help=True)
+cli.add_typer(campaigns_cli, name="campaigns")
 
 console = Console(stderr=True)
 
@@ -377,6 +379,84 @@ def demo_alerts() -> None:
         console.print("There are alerts already; nothing added.")
     for title in titles:
         console.print(f"Demo alert: {title}")
+
+
+@cli.command("worker")
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Processes (default: 1 on the embedded default, 2 otherwise)"),
+    ] = None,
+) -> None:
+    """Run a Celery worker that sends alerts (as many as you like, on any machine)."""
+    from workers.celery_app import celery_app
+
+    settings = get_settings()
+    # SQLite has one writer: more processes would only queue on its lock.
+    processes = 1 if settings.is_sqlite else (concurrency or 2)
+    celery_app.worker_main(
+        ["worker", "--loglevel=INFO", f"--concurrency={processes}", "--without-gossip"]
+    )
+
+
+@cli.command("scheduler")
+def scheduler(
+    state_file: Annotated[
+        Path | None, typer.Option(help="Where Celery beat keeps its state (default: var/)")
+    ] = None,
+) -> None:
+    """Run the periodic scan (one per installation): starts scheduled alerts when due,
+    recovers the work of dead workers, finishes alerts with nothing left to send."""
+    from app.core.settings import DEFAULT_VAR_DIR
+    from workers.celery_app import celery_app
+
+    state_file = state_file or DEFAULT_VAR_DIR / "celerybeat-schedule"
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    celery_app.start(["beat", "--loglevel=INFO", "--schedule", str(state_file)])
+
+
+@campaigns_cli.command("watch")
+def campaigns_watch(
+    campaign_id: Annotated[int, typer.Argument(help="The campaign's id")],
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes")] = 1.0,
+) -> None:
+    """Show a campaign's sending progress until it is no longer sending."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from app.campaigns.models import Campaign, CampaignStatus
+    from app.delivery.store import campaign_progress
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        console=console,
+    ) as progress:
+        task = progress.add_task("Sending", total=None, detail="")
+        while True:
+            with session_scope(writes=False) as session:
+                campaign = session.get(Campaign, campaign_id)
+                if campaign is None:
+                    _fail(f"No campaign with id {campaign_id}")
+                figures = campaign_progress(session, campaign_id)
+                status = campaign.status
+            done = figures.sent + figures.failed + figures.suppressed
+            progress.update(
+                task,
+                completed=done,
+                total=figures.total or None,
+                description=f"{campaign.title[:40]} ({status})",
+                detail=(
+                    f"sent {figures.sent} · failed {figures.failed} · suppressed "
+                    f"{figures.suppressed} · {figures.rate}/s"
+                ),
+            )
+            if status not in (CampaignStatus.sending, CampaignStatus.scheduled):
+                break
+            time.sleep(interval)
 
 
 @cli.command("serve")

@@ -5,7 +5,7 @@ from app.campaigns.models import Campaign, CampaignRegion, CampaignVariant
 from app.core.audit import AuditEntry
 from app.core.models import metadata
 from app.countries.models import Country, CountryStatusChange, Region
-from app.delivery.models import OutboxMessage, Suppression
+from app.delivery.models import Delivery, OutboxMessage, Suppression
 from app.members.models import (
     Contact,
     ContactTopicOptOut,
@@ -27,6 +27,7 @@ __all__ = [
     "CountryStatusChange",
     "Credential",
     "CustomFieldDefinition",
+    "Delivery",
     "MembershipApplication",
     "Organization",
     "OrganizationFocusArea",

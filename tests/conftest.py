@@ -28,7 +28,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
 from app.accounts import service as accounts_service
 from app.accounts.models import User
 from app.accounts.principal import Role
-from app.core import migrations, throttle
+from app.core import jobs, migrations, throttle
 from app.core.db import SessionFactory, create_db_engine
 from app.countries.treaty_data import load_countries, read_treaty_data
 from app.main import create_app
@@ -117,6 +117,16 @@ def _fresh_throttle() -> Iterator[None]:
     throttle.use_backend(throttle.MemoryBackend())
     yield
     throttle.use_backend(None)
+
+
+@pytest.fixture(autouse=True)
+def enqueued_jobs() -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
+    """The background jobs committed requests asked for, kept here instead of reaching
+    a broker (tests that need a real worker say so)."""
+    recorded: list[tuple[str, tuple[Any, ...]]] = []
+    jobs.use_dispatcher(lambda name, args: recorded.append((name, args)))
+    yield recorded
+    jobs.use_dispatcher(None)
 
 
 @pytest.fixture

@@ -207,6 +207,8 @@ def test_make_run_migrates_loads_seeds_and_serves() -> None:
         ("demo", "seed"),
         ("demo", "users"),
         ("demo", "alerts"),
+        ("worker",),
+        ("scheduler",),
         ("serve",),
     ]
 

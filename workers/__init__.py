@@ -1,2 +1,2 @@
-"""Celery workers: thin task wrappers that call app services (see DESIGN.md, "The send
-pipeline"). The send pipeline is not built yet; nothing here runs until it is."""
+"""Celery workers: the app (`celery_app.py`) and thin tasks (`tasks.py`) that call the
+services in app/delivery. Start them with `coalition worker` and `coalition scheduler`."""

@@ -390,3 +390,17 @@ def regions_reached(session: Session, audience: AudienceFilter) -> list[str]:
     if audience.countries:
         query = query.where(col(Country.iso3).in_(audience.countries))
     return sorted(session.scalars(query).all())
+
+
+def current_exclusions(
+    session: Session, contact_ids: Sequence[int], *, topics: Sequence[str] = ()
+) -> dict[int, str]:
+    """Why each of these contacts may not be mailed now (those absent may be): the same
+    rule as the audience, checked again just before sending."""
+    if not contact_ids:
+        return {}
+    reason = _exclusion_reason(topics, date.today())
+    rows = session.execute(
+        select(col(Contact.id), reason).where(col(Contact.id).in_(contact_ids))
+    ).all()
+    return {contact_id: excluded for contact_id, excluded in rows if excluded is not None}

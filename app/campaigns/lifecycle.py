@@ -21,10 +21,12 @@ from sqlmodel import Session, col, select
 
 from app.accounts.principal import Principal, Role
 from app.campaigns.models import Campaign, CampaignStatus
+from app.core import jobs
 from app.core.audit import record_audit
 from app.core.errors import Conflict, Forbidden, ValidationFailed
 from app.core.settings import get_settings
 from app.core.types import utcnow
+from app.delivery import store
 
 
 class Action(StrEnum):
@@ -157,14 +159,25 @@ def launch(
 
 
 def start_sending(session: Session, principal: Principal, campaign: Campaign) -> None:
-    """Enter `sending`: this is the moment the recipients are fixed.
-
-    The delivery engine (issue 5) copies the audience into delivery rows here, in the
-    same transaction; until it lands, a launched campaign waits in `sending` with no
-    messages.
-    """
+    """Enter `sending`: this is the moment the recipients are fixed, as delivery rows
+    written in the same transaction. Workers are woken once it commits."""
     campaign.launched_at = utcnow()
-    _transition(session, principal, campaign, CampaignStatus.sending, "launched")
+    recipients = store.snapshot_recipients(session, campaign)
+    _transition(
+        session,
+        principal,
+        campaign,
+        CampaignStatus.sending,
+        "launched",
+        note=f"{recipients} recipients",
+    )
+    jobs.enqueue_after_commit(session, "delivery.send_batch", campaign.id)
+
+
+def finish(session: Session, campaign: Campaign, *, now: datetime | None = None) -> None:
+    """Nothing left to send: every delivery is sent, failed or suppressed."""
+    campaign.finished_at = now or utcnow()
+    _transition(session, SCHEDULER, campaign, CampaignStatus.sent, "sent")
 
 
 def pause(session: Session, principal: Principal, campaign: Campaign) -> None:
@@ -175,6 +188,7 @@ def pause(session: Session, principal: Principal, campaign: Campaign) -> None:
 def resume(session: Session, principal: Principal, campaign: Campaign) -> None:
     require_allowed(campaign, Action.resume)
     _transition(session, principal, campaign, CampaignStatus.sending, "resumed")
+    jobs.enqueue_after_commit(session, "delivery.send_batch", campaign.id)
 
 
 def cancel(session: Session, principal: Principal, campaign: Campaign) -> None:

@@ -17,11 +17,12 @@ from app.campaigns.audience import AudienceFilter, LanguageChoice, chosen_langua
 from app.campaigns.models import Campaign, CampaignVariant
 from app.campaigns.rendering import RenderedMessage, TemplateProblem, compile_variant
 from app.campaigns.schemas import CampaignPreview, TestSendRequest, TestSendResult
-from app.campaigns.tokens import RecipientLinks, recipient_context, sample_context
+from app.campaigns.tokens import recipient_context, sample_context
 from app.core.audit import record_audit
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.settings import get_settings
 from app.countries.models import Country
+from app.delivery.links import PREVIEW_TOKEN, delivery_links
 from app.delivery.mailer import queue_email
 from app.i18n import text_direction
 from app.members.models import Contact, Organization
@@ -29,8 +30,6 @@ from app.members.models import Contact, Organization
 TEST_SUBJECT_PREFIX = "[Test] "
 TEST_PURPOSE = "campaign_test"
 APPROVAL_REQUEST_PURPOSE = "approval_request"
-# The HTML document's <title>: some mail clients show it, so never the internal title.
-ALERT_TITLE = "Coalition for the International Criminal Court"
 
 
 @dataclass(frozen=True)
@@ -38,17 +37,6 @@ class Recipient:
     contact: Contact
     organization: Organization
     country: Country
-
-
-def preview_links() -> RecipientLinks:
-    """Links for previews and tests: they show where a real recipient's links lead, but
-    carry no delivery's token, so they act for nobody."""
-    base = get_settings().public_base_url.rstrip("/")
-    return RecipientLinks(
-        report=f"{base}/act/preview",
-        unsubscribe=f"{base}/unsubscribe/preview",
-        preferences=f"{base}/preferences/preview",
-    )
 
 
 def language_choice(campaign: Campaign) -> LanguageChoice:
@@ -184,9 +172,7 @@ def principal_name(session: Session, principal: Principal) -> str:
 
 def _render(campaign: Campaign, language: str, recipient: Recipient | None) -> RenderedMessage:
     variant = _variant(campaign, language, location="query")
-    compiled = compile_variant(
-        language=language, subject=variant.subject, body=variant.body, title=ALERT_TITLE
-    )
+    compiled = compile_variant(language=language, subject=variant.subject, body=variant.body)
     context = (
         sample_context(language)
         if recipient is None
@@ -197,7 +183,7 @@ def _render(campaign: Campaign, language: str, recipient: Recipient | None) -> R
             organization_name=recipient.organization.name,
             organization_acronym=recipient.organization.acronym,
             country=recipient.country,
-            links=preview_links(),
+            links=delivery_links(PREVIEW_TOKEN),
         )
     )
     try:

@@ -670,7 +670,13 @@ def _normalized(source: str) -> str:
     return source.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def compile_variant(*, language: str, subject: str, body: str, title: str) -> CompiledVariant:
+# The HTML document's <title>: some mail clients show it, so never the internal title.
+DOCUMENT_TITLE = "Coalition for the International Criminal Court"
+
+
+def compile_variant(
+    *, language: str, subject: str, body: str, title: str = DOCUMENT_TITLE
+) -> CompiledVariant:
     """Markdown once, layout once, CSS inlined once, sandbox compile once."""
     subject, body = _normalized(subject), _normalized(body)
     subject_template = _compile_staff_text(subject, "subject")

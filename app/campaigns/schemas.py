@@ -99,6 +99,18 @@ class UserSummary(BaseModel):
     email: str
 
 
+class CampaignProgress(BaseModel):
+    """Live counts of the delivery rows written at launch."""
+
+    total: int
+    queued: int
+    sending: int
+    sent: int
+    failed: int
+    suppressed: int
+    rate: float = Field(description="Messages sent per second over the last minute")
+
+
 class CampaignRead(BaseModel):
     id: int
     title: str
@@ -122,6 +134,9 @@ class CampaignRead(BaseModel):
     updated_at: datetime
     allowed_actions: list[str] = Field(
         description="What may be done to the campaign in its present state"
+    )
+    progress: CampaignProgress | None = Field(
+        description="Once launched: where each recipient's message stands"
     )
 
 

@@ -3,6 +3,7 @@ is in lifecycle.py; previews and test sends in messages.py."""
 
 import base64
 import binascii
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import func
@@ -18,6 +19,7 @@ from app.campaigns.rendering import TemplateProblem, check_variant
 from app.campaigns.schemas import (
     CampaignCreate,
     CampaignListQuery,
+    CampaignProgress,
     CampaignRead,
     CampaignSummary,
     CampaignUpdate,
@@ -29,6 +31,7 @@ from app.campaigns.schemas import (
 from app.core.audit import record_audit, record_changes
 from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
+from app.delivery.store import campaign_progress
 from app.i18n import text_direction
 
 # --- reading --------------------------------------------------------------------------
@@ -115,7 +118,15 @@ def campaign_read(session: Session, campaign: Campaign) -> CampaignRead:
         created_at=campaign.created_at,
         updated_at=campaign.updated_at,
         allowed_actions=sorted(lifecycle.allowed_actions(campaign)),
+        progress=_progress(session, campaign),
     )
+
+
+def _progress(session: Session, campaign: Campaign) -> CampaignProgress | None:
+    if campaign.launched_at is None:
+        return None
+    figures = campaign_progress(session, campaign.id or 0)
+    return CampaignProgress(total=figures.total, **asdict(figures))
 
 
 def campaign_summaries(campaigns: list[Campaign]) -> list[CampaignSummary]:

@@ -43,6 +43,26 @@ class Settings(BaseSettings):
     # can be launched. Switch off only where one person runs the secretariat.
     campaign_approval_required: bool = True
 
+    # --- the send pipeline (app/delivery) ---
+    # Celery's broker. Empty: the embedded default, kombu's SQLAlchemy transport on a
+    # SQLite file of its own beside the database (no server needed).
+    celery_broker_url: str = ""
+    # Messages per second for the whole installation, however many workers run
+    # (0: no limit). Workers share the budget through Redis.
+    send_rate_limit: float = Field(default=0.0, ge=0)
+    send_batch_size: int = Field(default=200, ge=1, le=5000)
+    send_lease_seconds: int = Field(default=60, ge=5)
+    send_max_attempts: int = Field(default=5, ge=1)
+    # List-Id and the addresses for unsubscribe mail and bounces (VERP:
+    # bounces+<delivery token>@<domain>). Default: the domain of MAIL_FROM.
+    mail_domain: str = ""
+    # DKIM: the signing domain, the selector, and the private key (PEM, RSA or
+    # Ed25519) given inline or as a file path. No key: messages are not signed.
+    dkim_domain: str = ""
+    dkim_selector: str = ""
+    dkim_private_key: str = ""
+    dkim_private_key_file: str = ""
+
     @model_validator(mode="after")
     def _secret_key_is_real(self) -> "Settings":
         if self.secret_key == DEMO_SECRET_KEY and not self.demo_mode:

@@ -933,14 +933,7 @@ def _refused(
 def approve_campaign(
     request: Request, session: SessionDep, principal: SecretariatUser, campaign_id: str
 ) -> Response:
-    campaign = _campaign_or_none(session, principal, campaign_id)
-    if campaign is None:
-        return _no_campaign(request, campaign_id)
-    try:
-        lifecycle.approve(session, principal, campaign)
-    except DomainError as error:
-        return _refused(request, session, principal, campaign_id, error)
-    return _done(campaign.id or 0, "approved")
+    return _transition(request, session, principal, campaign_id, lifecycle.approve, "approved")
 
 
 @router.post("/campaigns/{campaign_id}/launch", response_class=HTMLResponse)
@@ -948,14 +941,7 @@ def launch_campaign(
     request: Request, session: SessionDep, principal: SecretariatUser, campaign_id: str
 ) -> Response:
     """Start sending now."""
-    campaign = _campaign_or_none(session, principal, campaign_id)
-    if campaign is None:
-        return _no_campaign(request, campaign_id)
-    try:
-        lifecycle.launch(session, principal, campaign)
-    except DomainError as error:
-        return _refused(request, session, principal, campaign_id, error)
-    return _done(campaign.id or 0, "launched")
+    return _transition(request, session, principal, campaign_id, lifecycle.launch, "launched")
 
 
 @router.post("/campaigns/{campaign_id}/schedule", response_class=HTMLResponse)

@@ -16,8 +16,8 @@ from app.campaigns.audience import (
     recipient_rows,
 )
 from app.members.models import SubscriptionStatus
-from tests.campaigns.conftest import World
 from tests.factories import STAFF
+from tests.world import World
 
 NONE_EXCLUDED: dict[str, int] = {}
 DEFAULT_EXCLUDED = {"unsubscribed": 1, "paused": 1, "bounced": 1, "suppressed": 1}

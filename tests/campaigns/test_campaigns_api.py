@@ -10,7 +10,7 @@ from app.accounts.principal import Role
 from app.campaigns.models import Campaign, CampaignStatus
 from app.core.audit import AuditEntry
 from app.delivery.models import OutboxMessage
-from tests.campaigns.conftest import World
+from tests.world import World
 
 APIC_ALERT: dict[str, Any] = {
     "title": "Ratify APIC before the Assembly of States Parties",

@@ -5,6 +5,7 @@ QUIT. Recipients listed in `refuse` get a permanent 550.
 """
 
 import base64
+import contextlib
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -46,6 +47,11 @@ class _Handler(socketserver.StreamRequestHandler):
         self.wfile.write(line.encode() + b"\r\n")
 
     def handle(self) -> None:
+        # A client that goes away (a killed worker) needs no answer.
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            self._converse()
+
+    def _converse(self) -> None:
         sink = self.server.sink
         mail_from, rcpt_to = "", list[str]()
         self.reply("220 sink ESMTP")

@@ -1,0 +1,330 @@
+"""What a worker does with one Celery hint: claim a batch, render, send, record.
+
+1. Claim up to SEND_BATCH_SIZE due deliveries with a lease (a short transaction of its
+   own, committed before any SMTP).
+2. Load what the messages need in one read: the recipients' names, organisations and
+   countries, the variants compiled once per campaign and language (cached in the
+   process), and who may no longer be mailed (checked again now, just before sending).
+3. Send each over the reused connection. Every CHECKPOINT messages, make the sends
+   durable, record the outcomes for the rows still owned, renew the lease on the rest,
+   and stop (returning the rest to the queue) if the campaign is no longer sending.
+
+A delivery is `sent` only after the relay's 250. A crash between the 250 and the
+checkpoint leaves the row leased; the scan returns it to the queue when the lease
+expires, and it is sent again with the same Message-ID: the bounded duplicate.
+"""
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from sqlalchemy import select as sa_select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from app.campaigns.audience import current_exclusions
+from app.campaigns.models import Campaign, CampaignStatus
+from app.campaigns.rendering import CompiledVariant, TemplateProblem, compile_variant
+from app.campaigns.tokens import recipient_context
+from app.core.db import session_scope
+from app.core.settings import Settings, get_settings
+from app.core.types import utcnow
+from app.countries.models import Country
+from app.delivery import store
+from app.delivery.dkim import DkimSigner
+from app.delivery.links import delivery_links
+from app.delivery.messenger import (
+    Messenger,
+    OutboxMessenger,
+    OutgoingMessage,
+    PermanentFailure,
+    SmtpMessenger,
+    TemporaryFailure,
+)
+from app.delivery.mime import AlertEnvelope, build_alert
+from app.delivery.models import DeliveryState
+from app.members.models import BounceStatus, Contact, Organization
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = 50  # record results at least this often (the issue's promise)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class BatchReport:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    released: int = 0
+    outcomes: list[store.Outcome] = field(default_factory=list, repr=False)
+
+
+@dataclass(frozen=True)
+class _Recipient:
+    name: str
+    role: str
+    organization_name: str
+    organization_acronym: str | None
+    country: Country
+
+
+def send_campaign_batch(
+    campaign_id: int,
+    *,
+    worker: str | None = None,
+    messenger: Messenger | None = None,
+    settings: Settings | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    on_claimed: Callable[[int, int], None] | None = None,
+) -> BatchReport:
+    """Claim, send and record one batch. `on_claimed(campaign_id, count)` runs right
+    after the claim commits (the task uses it to wake another worker)."""
+    settings = settings or get_settings()
+    worker = worker or worker_name()
+    report = BatchReport()
+    with session_scope() as session:
+        claims = store.claim_batch(
+            session,
+            campaign_id,
+            worker=worker,
+            size=settings.send_batch_size,
+            lease_seconds=settings.send_lease_seconds,
+            now=clock(),
+        )
+    report.claimed = len(claims)
+    if not claims:
+        return report
+    if on_claimed is not None:
+        on_claimed(campaign_id, len(claims))
+    with session_scope(writes=False) as session:
+        campaign = session.get_one(Campaign, campaign_id)
+        variants = compiled_variants(campaign)
+        recipients = _recipients(session, [c.contact_id for c in claims if c.contact_id])
+        excluded = current_exclusions(
+            session, [c.contact_id for c in claims if c.contact_id], topics=campaign.topics
+        )
+    own_messenger = messenger is None
+    messenger = messenger or messenger_for(settings)
+    signer = DkimSigner.from_settings(settings)
+    domain = store.mail_domain()
+    pending: list[store.Outcome] = []
+    permanent_contacts: list[int] = []
+    try:
+        for position, claim in enumerate(claims):
+            recipient = recipients.get(claim.contact_id or 0)
+            reason = "contact deleted" if recipient is None else excluded.get(claim.contact_id or 0)
+            if reason is not None:
+                pending.append(store.Outcome(claim.id, DeliveryState.suppressed, reason))
+            else:
+                assert recipient is not None
+                outcome = _send_one(
+                    claim, recipient, variants, messenger, signer, settings, domain, clock
+                )
+                pending.append(outcome)
+                if outcome.state is DeliveryState.failed and claim.contact_id:
+                    permanent_contacts.append(claim.contact_id)
+            if len(pending) >= CHECKPOINT or position == len(claims) - 1:
+                remaining = [c.id for c in claims[position + 1 :]]
+                still_sending = _checkpoint(
+                    campaign_id,
+                    pending,
+                    permanent_contacts,
+                    remaining,
+                    messenger,
+                    worker,
+                    settings,
+                    clock,
+                )
+                report.outcomes.extend(pending)
+                pending, permanent_contacts = [], []
+                if not still_sending and remaining:
+                    with session_scope() as session:
+                        store.release(session, remaining, worker=worker)
+                    report.released = len(remaining)
+                    break
+    finally:
+        if own_messenger:
+            messenger.close()
+    for outcome in report.outcomes:
+        if outcome.state is DeliveryState.sent:
+            report.sent += 1
+        elif outcome.state is DeliveryState.queued:
+            report.retried += 1
+        elif outcome.state is DeliveryState.failed:
+            report.failed += 1
+        else:
+            report.suppressed += 1
+    return report
+
+
+def _send_one(
+    claim: store.ClaimedDelivery,
+    recipient: _Recipient,
+    variants: dict[str, CompiledVariant],
+    messenger: Messenger,
+    signer: DkimSigner | None,
+    settings: Settings,
+    domain: str,
+    clock: Callable[[], datetime],
+) -> store.Outcome:
+    variant = variants.get(claim.language)
+    if variant is None:  # the variant was removed after launch: nothing to send
+        return store.Outcome(claim.id, DeliveryState.failed, "no variant in that language")
+    links = delivery_links(claim.token)
+    try:
+        rendered = variant.render(
+            recipient_context(
+                language=claim.language,
+                contact_name=recipient.name,
+                contact_role=recipient.role,
+                organization_name=recipient.organization_name,
+                organization_acronym=recipient.organization_acronym,
+                country=recipient.country,
+                links=links,
+            )
+        )
+        raw = build_alert(
+            AlertEnvelope(
+                from_header=settings.mail_from,
+                to_name=recipient.name,
+                to_address=claim.email,
+                subject=rendered.subject,
+                message_id=claim.message_id,
+                date=clock(),
+                list_id=f"Coalition for the ICC action alerts <alerts.{domain}>",
+                unsubscribe_url=links.unsubscribe,
+                unsubscribe_mailto=f"mailto:unsubscribe+{claim.token}@{domain}",
+            ),
+            text=rendered.text,
+            html=rendered.html,
+        )
+    except (TemplateProblem, ValueError) as problem:  # this recipient's data, not the relay
+        return store.Outcome(claim.id, DeliveryState.failed, f"not built: {problem}")
+    if signer is not None:
+        raw = signer.sign(raw)
+    try:
+        messenger.send(
+            OutgoingMessage(
+                envelope_from=f"bounces+{claim.token}@{domain}",
+                to=claim.email,
+                raw=raw,
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+            )
+        )
+    except PermanentFailure as error:
+        return store.Outcome(claim.id, DeliveryState.failed, str(error))
+    except TemporaryFailure as error:
+        if claim.attempts >= settings.send_max_attempts:
+            return store.Outcome(claim.id, DeliveryState.failed, f"gave up: {error}")
+        return store.Outcome(
+            claim.id, DeliveryState.queued, str(error), retry_at=clock() + backoff(claim.attempts)
+        )
+    return store.Outcome(claim.id, DeliveryState.sent)
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... up to an hour between tries."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _checkpoint(
+    campaign_id: int,
+    outcomes: list[store.Outcome],
+    permanent_contacts: list[int],
+    remaining: list[int],
+    messenger: Messenger,
+    worker: str,
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> bool:
+    """Make the sends durable, record them, renew the lease; return whether the campaign
+    is still sending."""
+    messenger.flush()
+    with session_scope() as session:
+        store.record_results(
+            session,
+            outcomes,
+            worker=worker,
+            renew_ids=remaining,
+            lease_seconds=settings.send_lease_seconds,
+            now=clock(),
+        )
+        if permanent_contacts:
+            _count_hard_bounces(session, permanent_contacts, clock())
+        status = session.scalar(select(col(Campaign.status)).where(col(Campaign.id) == campaign_id))
+    return status == CampaignStatus.sending
+
+
+def _count_hard_bounces(session: Session, contact_ids: list[int], now: datetime) -> None:
+    """A relay's 5xx for a recipient is a hard bounce: the contact is not mailed again
+    until the address is corrected."""
+    session.execute(
+        update(Contact)
+        .where(col(Contact.id).in_(contact_ids))
+        .values(
+            bounce_status=BounceStatus.hard,
+            hard_bounce_count=col(Contact.hard_bounce_count) + 1,
+            last_bounced_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _recipients(session: Session, contact_ids: list[int]) -> dict[int, _Recipient]:
+    if not contact_ids:
+        return {}
+    rows = session.execute(
+        # SQLAlchemy's own select: sqlmodel's is typed for at most four columns.
+        sa_select(
+            col(Contact.id),
+            col(Contact.name),
+            col(Contact.role),
+            col(Organization.name),
+            col(Organization.acronym),
+            Country,
+        )
+        .join(Organization, col(Organization.id) == col(Contact.organization_id))
+        .join(Country, col(Country.iso3) == col(Organization.country_iso3))
+        .where(col(Contact.id).in_(contact_ids))
+    ).all()
+    return {
+        contact_id: _Recipient(name, role, organization, acronym, country)
+        for contact_id, name, role, organization, acronym, country in rows
+    }
+
+
+def compiled_variants(campaign: Campaign) -> dict[str, CompiledVariant]:
+    """Each variant compiled once per campaign version, however many batches follow."""
+    return _compiled(
+        campaign.id or 0,
+        campaign.updated_at.isoformat(),
+        tuple((v.language, v.subject, v.body) for v in campaign.variants),
+    )
+
+
+@lru_cache(maxsize=32)
+def _compiled(
+    campaign_id: int, version: str, variants: tuple[tuple[str, str, str], ...]
+) -> dict[str, CompiledVariant]:
+    return {
+        language: compile_variant(language=language, subject=subject, body=body)
+        for language, subject, body in variants
+    }
+
+
+def messenger_for(settings: Settings) -> Messenger:
+    if settings.mail_backend == "smtp":
+        return SmtpMessenger(settings)
+    return OutboxMessenger(session_scope)

@@ -1,0 +1,354 @@
+"""The database as the send queue: the launch snapshot, claims with leases, results, and
+the periodic scan that makes Celery messages mere hints.
+
+- `snapshot_recipients` turns a campaign's audience into delivery rows in one
+  INSERT … SELECT, inside the transaction that moves the campaign to `sending`.
+- `claim_batch` hands a worker the next due rows with a lease, in its own short
+  transaction (FOR UPDATE SKIP LOCKED on PostgreSQL, so workers never wait on each
+  other; SQLite's write lock serialises claims anyway).
+- `record_results` writes what happened, only for rows the worker still owns: a
+  worker whose lease expired (it hung, or was presumed dead) cannot overwrite the
+  outcome of the worker that took over.
+- `expire_leases` returns the rows of dead workers to the queue; `finish_campaigns`
+  marks campaigns with nothing left as sent.
+"""
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, and_, cast, func, insert, literal, or_, select, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import FunctionElement
+from sqlmodel import Session, col
+
+from app.accounts.principal import Principal, Role
+from app.campaigns.audience import AudienceFilter, LanguageChoice, recipient_rows
+from app.campaigns.models import Campaign, CampaignStatus
+from app.core.settings import get_settings
+from app.core.types import utcnow
+from app.delivery.models import Delivery, DeliveryState
+
+# The launch fixes the whole audience, whoever pressed the button.
+_WHOLE_REGISTRY = Principal(actor="system:snapshot", role=Role.secretariat)
+_ERROR_LENGTH = 500
+
+
+class random_token(FunctionElement[str]):
+    """32 hex characters from the database's strong random source, one per row."""
+
+    type = String()
+    inherit_cache = True
+    name = "random_token"
+
+
+@compiles(random_token, "postgresql")
+def _random_token_postgresql(element: random_token, compiler: SQLCompiler, **kw: Any) -> str:
+    return "replace(gen_random_uuid()::text, '-', '')"
+
+
+@compiles(random_token)
+def _random_token_sqlite(element: random_token, compiler: SQLCompiler, **kw: Any) -> str:
+    return "lower(hex(randomblob(16)))"
+
+
+def mail_domain() -> str:
+    settings = get_settings()
+    if settings.mail_domain:
+        return settings.mail_domain
+    address = settings.mail_from.rpartition("<")[2].rstrip(">").strip()
+    return address.rpartition("@")[2] or "localhost"
+
+
+def snapshot_recipients(session: Session, campaign: Campaign) -> int:
+    """Insert one queued delivery per recipient; return how many.
+
+    The audience query is the preview's, so the count shown before launch is the number
+    of rows written here. The Message-ID is fixed now: campaign, contact and a random
+    part chosen once per launch, so it is unique and not guessable from ids alone."""
+    languages = LanguageChoice(
+        languages=tuple(variant.language for variant in campaign.variants),
+        default=campaign.default_language,
+    )
+    recipients = recipient_rows(
+        _WHOLE_REGISTRY,
+        AudienceFilter.model_validate(campaign.audience),
+        topics=campaign.topics,
+        languages=languages,
+    ).subquery()
+    nonce = secrets.token_hex(6)
+    message_id = (
+        literal(f"<alert.{campaign.id}.", String)
+        + cast(recipients.c.contact_id, String)
+        + literal(f".{nonce}@{mail_domain()}>", String)
+    )
+    now = utcnow()
+    rows = select(
+        literal(campaign.id),
+        recipients.c.contact_id,
+        recipients.c.email,
+        recipients.c.language,
+        message_id,
+        random_token(),
+        literal(DeliveryState.queued.value),
+        literal(0),
+        literal(now, Delivery.__table__.c.created_at.type),  # type: ignore[attr-defined]
+    ).where(recipients.c.exclusion.is_(None))
+    result = session.execute(
+        insert(Delivery).from_select(
+            [
+                "campaign_id",
+                "contact_id",
+                "email",
+                "language",
+                "message_id",
+                "token",
+                "state",
+                "attempts",
+                "created_at",
+            ],
+            rows,
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    id: int
+    contact_id: int | None
+    email: str
+    language: str
+    message_id: str
+    token: str
+    attempts: int
+
+
+def claim_batch(
+    session: Session,
+    campaign_id: int,
+    *,
+    worker: str,
+    size: int,
+    lease_seconds: int,
+    now: datetime | None = None,
+) -> list[ClaimedDelivery]:
+    """Lease the next due deliveries of a campaign that is sending. The caller commits
+    at once, before any SMTP, so that other workers see the claim."""
+    now = now or utcnow()
+    status = session.scalar(select(col(Campaign.status)).where(col(Campaign.id) == campaign_id))
+    if status != CampaignStatus.sending:
+        return []
+    due = (
+        select(col(Delivery.id))
+        .where(
+            col(Delivery.campaign_id) == campaign_id,
+            col(Delivery.state) == DeliveryState.queued,
+            or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now),
+        )
+        .order_by(col(Delivery.id))
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = session.execute(
+        update(Delivery)
+        .where(col(Delivery.id).in_(due.scalar_subquery()))
+        .values(
+            state=DeliveryState.sending,
+            lease_owner=worker,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            attempts=col(Delivery.attempts) + 1,
+        )
+        .returning(
+            col(Delivery.id),
+            col(Delivery.contact_id),
+            col(Delivery.email),
+            col(Delivery.language),
+            col(Delivery.message_id),
+            col(Delivery.token),
+            col(Delivery.attempts),
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted((ClaimedDelivery(*row) for row in claimed), key=lambda claim: claim.id)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one delivery: sent, to try again later, failed for good, or
+    left out at send time."""
+
+    delivery_id: int
+    state: DeliveryState
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+def record_results(
+    session: Session,
+    outcomes: list[Outcome],
+    *,
+    worker: str,
+    renew_ids: Sequence[int] = (),
+    lease_seconds: int = 60,
+    now: datetime | None = None,
+) -> int:
+    """Write outcomes for the rows this worker still owns and renew its lease on the
+    rows it is still sending; return how many outcomes were written."""
+    now = now or utcnow()
+    owned = and_(col(Delivery.lease_owner) == worker, col(Delivery.state) == DeliveryState.sending)
+    written = 0
+    sent_ids = [o.delivery_id for o in outcomes if o.state is DeliveryState.sent]
+    if sent_ids:
+        result = session.execute(
+            update(Delivery)
+            .where(col(Delivery.id).in_(sent_ids), owned)
+            .values(
+                state=DeliveryState.sent,
+                sent_at=now,
+                last_error=None,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        written += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    for outcome in outcomes:
+        if outcome.state is DeliveryState.sent:
+            continue
+        result = session.execute(
+            update(Delivery)
+            .where(col(Delivery.id) == outcome.delivery_id, owned)
+            .values(
+                state=outcome.state,
+                last_error=(outcome.error or "")[:_ERROR_LENGTH] or None,
+                next_attempt_at=outcome.retry_at,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        written += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if renew_ids:
+        session.execute(
+            update(Delivery)
+            .where(col(Delivery.id).in_(list(renew_ids)), owned)
+            .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+            .execution_options(synchronize_session=False)
+        )
+    return written
+
+
+def release(session: Session, delivery_ids: list[int], *, worker: str) -> None:
+    """Give back rows claimed but not attempted (the campaign was paused meanwhile)."""
+    if not delivery_ids:
+        return
+    session.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.id).in_(delivery_ids),
+            col(Delivery.lease_owner) == worker,
+            col(Delivery.state) == DeliveryState.sending,
+        )
+        .values(
+            state=DeliveryState.queued,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=col(Delivery.attempts) - 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def expire_leases(session: Session, now: datetime | None = None) -> int:
+    """Return the rows of workers that stopped renewing (killed, hung) to the queue.
+    Their messages may have left already: that is the bounded duplicate, with the same
+    Message-ID."""
+    result = session.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.state) == DeliveryState.sending,
+            col(Delivery.lease_expires_at) < (now or utcnow()),
+        )
+        .values(state=DeliveryState.queued, lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def campaigns_with_work(session: Session) -> list[int]:
+    """Campaigns that are sending and have rows queued or leased."""
+    pending = (
+        select(col(Delivery.campaign_id))
+        .where(col(Delivery.state).in_([DeliveryState.queued, DeliveryState.sending]))
+        .distinct()
+    )
+    return list(
+        session.scalars(
+            select(col(Campaign.id))
+            .where(col(Campaign.status) == CampaignStatus.sending)
+            .where(col(Campaign.id).in_(pending))
+            .order_by(col(Campaign.id))
+        )
+    )
+
+
+def finish_campaigns(session: Session, now: datetime | None = None) -> list[int]:
+    """Mark as sent every sending campaign with nothing queued or leased."""
+    from app.campaigns import lifecycle  # lifecycle calls into this module at launch
+
+    pending = select(col(Delivery.campaign_id)).where(
+        col(Delivery.state).in_([DeliveryState.queued, DeliveryState.sending])
+    )
+    done = session.scalars(
+        select(Campaign)
+        .where(col(Campaign.status) == CampaignStatus.sending)
+        .where(col(Campaign.id).not_in(pending))
+        .with_for_update(skip_locked=True)
+    ).all()
+    for campaign in done:
+        lifecycle.finish(session, campaign, now=now)
+    return [campaign.id or 0 for campaign in done]
+
+
+@dataclass(frozen=True)
+class Progress:
+    queued: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    # Messages per second over the last minute.
+    rate: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return self.queued + self.sending + self.sent + self.failed + self.suppressed
+
+
+RATE_WINDOW = timedelta(seconds=60)
+
+
+def campaign_progress(session: Session, campaign_id: int, now: datetime | None = None) -> Progress:
+    now = now or utcnow()
+    counts = dict(
+        session.execute(
+            select(col(Delivery.state), func.count())
+            .where(col(Delivery.campaign_id) == campaign_id)
+            .group_by(col(Delivery.state))
+        ).all()
+    )
+    recent = session.scalar(
+        select(func.count()).where(
+            col(Delivery.campaign_id) == campaign_id,
+            col(Delivery.state) == DeliveryState.sent,
+            col(Delivery.sent_at) > now - RATE_WINDOW,
+        )
+    )
+    return Progress(
+        **{state.value: int(counts.get(state, 0)) for state in DeliveryState},
+        rate=round((recent or 0) / RATE_WINDOW.total_seconds(), 1),
+    )

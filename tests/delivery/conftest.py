@@ -1,0 +1,3 @@
+from tests.world import World, world
+
+__all__ = ["World", "world"]  # the hand-counted registry, as a fixture here

@@ -1,0 +1,296 @@
+"""The send pipeline without a broker: the launch snapshot, claims and leases, sending
+through a real SMTP server, results recorded only by the owner, and the scan.
+
+(The same code under a real Celery worker, killed at random, is in test_worker.py.)
+"""
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, col, func, select
+
+from app.accounts.principal import Role
+from app.campaigns.models import Campaign, CampaignStatus
+from app.core.settings import get_settings
+from app.core.types import utcnow
+from app.delivery import store
+from app.delivery.messenger import OutgoingMessage, TemporaryFailure
+from app.delivery.models import Delivery, DeliveryState, OutboxMessage, SuppressionReason
+from app.delivery.scan import run_scan
+from app.delivery.sender import send_campaign_batch
+from app.delivery.suppressions import suppress
+from app.members.models import BounceStatus, Contact, SubscriptionStatus
+from tests.campaigns.test_campaigns_api import create
+from tests.delivery.smtp_sink import SmtpSink, running_smtp_sink
+from tests.world import World
+
+EVERYONE: dict[str, Any] = {"audience": {}, "topics": []}
+
+
+@pytest.fixture(autouse=True)
+def _quick(quick_password_hashing: None) -> None:
+    """Each test signs in two secretariat users."""
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpSink]:
+    with running_smtp_sink(refuse=frozenset({"e@example.org"})) as sink:
+        monkeypatch.setenv("MAIL_BACKEND", "smtp")
+        monkeypatch.setenv("SMTP_URL", sink.url())
+        get_settings.cache_clear()
+        yield sink
+    get_settings.cache_clear()
+
+
+def launched(client: TestClient, client_as: Any, **changes: Any) -> int:
+    campaign = create(client, **changes)
+    colleague = client_as(Role.secretariat)
+    assert colleague.post(f"/api/campaigns/{campaign['id']}/approve").status_code == 200
+    response = client.post(f"/api/campaigns/{campaign['id']}/launch")
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "sending"
+    return int(campaign["id"])
+
+
+def deliveries(session: Session, campaign_id: int) -> list[Delivery]:
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(Delivery).where(col(Delivery.campaign_id) == campaign_id).order_by(Delivery.id)
+        )
+    )
+
+
+def test_the_launch_writes_exactly_the_previewed_recipients(
+    client: TestClient,
+    client_as: Any,
+    session: Session,
+    world: World,
+    enqueued_jobs: list[Any],
+) -> None:
+    preview_before = client.post(
+        "/api/audiences/preview",
+        json={"topics": [], "variant_languages": ["en", "fr", "ar"], "default_language": "en"},
+    ).json()
+    campaign_id = launched(client, client_as, **EVERYONE)
+    rows = deliveries(session, campaign_id)
+    assert len(rows) == preview_before["total"] == 10
+    assert {row.contact_id for row in rows} == world.ids("ABCEFGIKLR")
+    by_language: dict[str, int] = {}
+    for row in rows:
+        by_language[row.language] = by_language.get(row.language, 0) + 1
+    assert by_language == preview_before["by_language"]
+    assert len({row.message_id for row in rows}) == len({row.token for row in rows}) == 10
+    assert all(row.state is DeliveryState.queued for row in rows)
+    assert all(row.message_id.startswith(f"<alert.{campaign_id}.") for row in rows)
+    # The workers are woken only once the launch has committed.
+    assert ("delivery.send_batch", (campaign_id,)) in enqueued_jobs
+    progress = client.get(f"/api/campaigns/{campaign_id}").json()["progress"]
+    assert progress["total"] == progress["queued"] == 10
+
+
+def test_later_registry_changes_do_not_change_who_it_goes_to(
+    client: TestClient, client_as: Any, session: Session, world: World
+) -> None:
+    campaign_id = launched(client, client_as, **EVERYONE)
+    world.organizations["lapsed_org"].membership_status = "active"  # type: ignore[assignment]
+    session.flush()
+    assert len(deliveries(session, campaign_id)) == 10
+
+
+def test_a_batch_goes_out_through_smtp_and_is_recorded(
+    client: TestClient, client_as: Any, session: Session, world: World, smtp: SmtpSink
+) -> None:
+    campaign_id = launched(client, client_as, **EVERYONE)
+    report = send_campaign_batch(campaign_id, worker="test-worker")
+    assert report.claimed == 10
+    assert report.sent == 9  # E's address is refused by the relay (550)
+    assert report.failed == 1
+    rows = {row.email: row for row in deliveries(session, campaign_id)}
+    received = {message.rcpt_to[0]: message for message in smtp.messages}
+    assert set(received) == {email for email, row in rows.items() if row.state == "sent"}
+    for email, message in received.items():
+        parsed = message.parsed()
+        assert parsed["Message-ID"] == rows[email].message_id
+        assert message.mail_from == f"bounces+{rows[email].token}@example.org"
+        assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert rows[email].token in parsed["List-Unsubscribe"]
+    assert rows["e@example.org"].state == "failed"
+    assert rows["e@example.org"].last_error.startswith("550")  # type: ignore[union-attr]
+    contact_e = session.get_one(Contact, world.contacts["E"].id)
+    session.refresh(contact_e)
+    assert contact_e.bounce_status is BounceStatus.hard
+    # Nothing left: the scan finishes the campaign.
+    report_scan = run_scan()
+    assert campaign_id in report_scan.finished
+    session.expire_all()
+    assert session.get_one(Campaign, campaign_id).status is CampaignStatus.sent
+
+
+def test_each_recipient_gets_her_language_and_her_own_values(
+    client: TestClient, client_as: Any, session: Session, world: World, smtp: SmtpSink
+) -> None:
+    campaign_id = launched(client, client_as, **EVERYONE)
+    send_campaign_batch(campaign_id, worker="test-worker")
+    by_address = {message.rcpt_to[0]: message.parsed() for message in smtp.messages}
+    french = by_address["b@example.org"]  # B prefers French; Kenya
+    assert french["Subject"] == "Kenya : ratifiez l'APIC"
+    arabic = by_address["k@example.org"]  # K prefers Arabic; Jordan
+    html = arabic.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert 'dir="rtl"' in html
+    english = by_address["a@example.org"]
+    text = english.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Dear Person" in text
+    assert "Kenya has not signed the APIC." in text
+
+
+def test_suppressions_are_checked_again_just_before_sending(
+    client: TestClient, client_as: Any, session: Session, world: World, smtp: SmtpSink
+) -> None:
+    campaign_id = launched(client, client_as, **EVERYONE)
+    world.contacts["A"].subscription_status = SubscriptionStatus.unsubscribed
+    suppress(session, "c@example.org", SuppressionReason.complaint)
+    session.flush()
+    report = send_campaign_batch(campaign_id, worker="test-worker")
+    assert report.suppressed == 2
+    rows = {row.email: row for row in deliveries(session, campaign_id)}
+    assert rows["a@example.org"].state == "suppressed"
+    assert rows["a@example.org"].last_error == "unsubscribed"
+    assert rows["c@example.org"].last_error == "suppressed"
+    assert {m.rcpt_to[0] for m in smtp.messages}.isdisjoint({"a@example.org", "c@example.org"})
+
+
+class FlakyRelay:
+    """Answers 451 to everyone."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    def send(self, message: OutgoingMessage) -> None:
+        self.tries += 1
+        raise TemporaryFailure("451 4.3.0 try again later")
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_temporary_failures_retry_with_backoff_then_give_up(
+    client: TestClient, client_as: Any, session: Session, world: World
+) -> None:
+    campaign_id = launched(client, client_as, **(EVERYONE | {"audience": {"countries": ["KEN"]}}))
+    relay = FlakyRelay()
+    now = utcnow()
+    report = send_campaign_batch(campaign_id, worker="w", messenger=relay, clock=lambda: now)
+    assert report.retried == 2
+    rows = deliveries(session, campaign_id)
+    assert {row.state for row in rows} == {"queued"}
+    assert all(row.next_attempt_at == now + timedelta(seconds=30) for row in rows)
+    # Not due yet: nothing is claimed.
+    assert (
+        send_campaign_batch(campaign_id, worker="w", messenger=relay, clock=lambda: now).claimed
+        == 0
+    )
+    attempts = get_settings().send_max_attempts
+    for attempt in range(1, attempts):
+        later = now + timedelta(hours=attempt)
+        send_campaign_batch(campaign_id, worker="w", messenger=relay, clock=lambda t=later: t)
+    rows = deliveries(session, campaign_id)
+    assert {row.state for row in rows} == {"failed"}
+    assert all(row.attempts == attempts for row in rows)
+    assert relay.tries == 2 * attempts
+
+
+def test_only_the_lease_holder_records_results(
+    client: TestClient, client_as: Any, session: Session, world: World
+) -> None:
+    campaign_id = launched(client, client_as, **EVERYONE)
+    now = utcnow()
+    with session.begin_nested():
+        claims = store.claim_batch(
+            session, campaign_id, worker="dead", size=4, lease_seconds=60, now=now
+        )
+    assert len(claims) == 4
+    # Another worker sees only the rest.
+    others = store.claim_batch(
+        session, campaign_id, worker="alive", size=100, lease_seconds=60, now=now
+    )
+    assert len(others) == 6
+    assert {c.id for c in claims}.isdisjoint({c.id for c in others})
+    # The first worker dies; after its lease the rows go back to the queue.
+    assert store.expire_leases(session, now + timedelta(seconds=30)) == 0
+    assert store.expire_leases(session, now + timedelta(seconds=61)) == 10
+    retaken = store.claim_batch(
+        session,
+        campaign_id,
+        worker="new",
+        size=4,
+        lease_seconds=60,
+        now=now + timedelta(seconds=62),
+    )
+    assert [c.id for c in retaken] == [c.id for c in claims]
+    assert all(c.attempts == 2 for c in retaken)
+    # The dead worker comes back and reports: nothing it writes counts any more.
+    late = [store.Outcome(c.id, DeliveryState.sent) for c in claims]
+    assert store.record_results(session, late, worker="dead") == 0
+    assert store.record_results(session, late, worker="new") == 4
+
+
+def test_pausing_stops_a_worker_at_its_next_checkpoint(
+    client: TestClient,
+    client_as: Any,
+    session: Session,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    campaign_id = launched(client, client_as, **EVERYONE)
+    monkeypatch.setattr("app.delivery.sender.CHECKPOINT", 3)
+    sent: list[str] = []
+
+    class PausingRelay(FlakyRelay):
+        def send(self, message: OutgoingMessage) -> None:
+            sent.append(message.to)
+            if len(sent) == 2:
+                client.post(f"/api/campaigns/{campaign_id}/pause")
+
+    report = send_campaign_batch(campaign_id, worker="w", messenger=PausingRelay())
+    assert report.sent == 3
+    assert report.released == 7
+    rows = deliveries(session, campaign_id)
+    assert sum(row.state == "sent" for row in rows) == 3
+    assert sum(row.state == "queued" for row in rows) == 7
+    assert all(row.attempts == 0 for row in rows if row.state == "queued")
+    # Paused: no claims until it is resumed.
+    assert send_campaign_batch(campaign_id, worker="w", messenger=PausingRelay()).claimed == 0
+
+
+def test_the_embedded_default_keeps_alerts_in_the_outbox(
+    client: TestClient, client_as: Any, session: Session, world: World
+) -> None:
+    campaign_id = launched(client, client_as, **EVERYONE)
+    report = send_campaign_batch(campaign_id, worker="w")
+    assert report.sent == 10
+    stored = session.scalar(select(func.count()).where(col(OutboxMessage.purpose) == "campaign"))
+    assert stored == 10
+
+
+def test_a_scheduled_campaign_is_snapshotted_when_it_starts(
+    client: TestClient, client_as: Any, session: Session, world: World, enqueued_jobs: list[Any]
+) -> None:
+    campaign = create(client, **EVERYONE)
+    client_as(Role.secretariat).post(f"/api/campaigns/{campaign['id']}/approve")
+    send_at = (utcnow() + timedelta(days=2)).replace(microsecond=0)
+    client.post(f"/api/campaigns/{campaign['id']}/launch", json={"send_at": send_at.isoformat()})
+    assert deliveries(session, campaign["id"]) == []
+    # Registry changes before the start still count.
+    world.contacts["R"].subscription_status = SubscriptionStatus.unsubscribed
+    session.flush()
+    report = run_scan(now=send_at + timedelta(seconds=1))
+    assert report.started == [campaign["id"]]
+    assert len(deliveries(session, campaign["id"])) == 9
+    assert ("delivery.send_batch", (campaign["id"],)) in enqueued_jobs
