@@ -130,6 +130,21 @@ def enqueued_jobs() -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
 
 
 @pytest.fixture
+def jobs_run_inline(enqueued_jobs: list[Any]) -> Iterator[None]:
+    """Committed jobs run at once, in this process, through the real Celery tasks."""
+    import workers.tasks  # noqa: F401  (registers the tasks)
+    from workers.celery_app import celery_app
+
+    def run(name: str, args: tuple[Any, ...]) -> None:
+        enqueued_jobs.append((name, args))
+        celery_app.tasks[name](*args)
+
+    jobs.use_dispatcher(run)
+    yield
+    jobs.use_dispatcher(None)
+
+
+@pytest.fixture
 def quick_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """For tests that make many staff users: hash their passwords with Argon2id at its
     lowest cost (verification reads the cost from the hash, so it works unchanged)."""

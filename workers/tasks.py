@@ -2,6 +2,7 @@
 
 from app.core import jobs
 from app.core.settings import get_settings
+from app.delivery.mailer import DELIVER_TASK, deliver
 from app.delivery.scan import SEND_BATCH_TASK, ScanReport, run_scan
 from app.delivery.sender import send_campaign_batch
 from workers.celery_app import celery_app
@@ -24,3 +25,9 @@ def _wake_another_if_full(campaign_id: int, claimed: int) -> None:
 def scan() -> dict[str, object]:
     report: ScanReport = run_scan()
     return report.__dict__
+
+
+@celery_app.task(name=DELIVER_TASK)
+def deliver_mail(message_ids: list[int]) -> None:
+    """Hand transactional messages (sign-in links, tests, approvals) to the relay."""
+    deliver(message_ids)

@@ -1,4 +1,4 @@
-"""deliveries
+"""deliveries, and why a campaign is paused
 
 Revision ID: 0005_deliveries
 Revises: 0004_campaigns
@@ -21,6 +21,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("paused_reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column(
+                "paused_by_pipeline", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
+        )
     op.create_table(
         "deliveries",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -75,6 +84,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_column("paused_by_pipeline")
+        batch_op.drop_column("paused_reason")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_deliveries_claim")
 

@@ -45,6 +45,7 @@ _ALLOWED: dict[CampaignStatus, frozenset[Action]] = {
     # Launching a scheduled campaign again reschedules it, or starts it now.
     CampaignStatus.scheduled: frozenset({Action.edit, Action.launch, Action.cancel}),
     CampaignStatus.sending: frozenset({Action.pause, Action.cancel}),
+    # A pause the pipeline made (relay down) can be made a person's, so it stays.
     CampaignStatus.paused: frozenset({Action.resume, Action.cancel}),
     CampaignStatus.sent: frozenset(),
     CampaignStatus.cancelled: frozenset(),
@@ -59,6 +60,8 @@ SCHEDULER = Principal(actor="scheduler", role=Role.secretariat)
 
 def allowed_actions(campaign: Campaign) -> frozenset[Action]:
     actions = set(_ALLOWED[campaign.status])
+    if campaign.status is CampaignStatus.paused and campaign.paused_by_pipeline:
+        actions.add(Action.pause)
     if campaign.status is CampaignStatus.draft and not get_settings().campaign_approval_required:
         actions.add(Action.launch)
     if campaign.status is CampaignStatus.cancelled and campaign.launched_at is None:
@@ -181,12 +184,59 @@ def finish(session: Session, campaign: Campaign, *, now: datetime | None = None)
 
 
 def pause(session: Session, principal: Principal, campaign: Campaign) -> None:
+    """A person's pause (also of a campaign the pipeline paused): only a person lifts it."""
+    if campaign.status is CampaignStatus.paused and campaign.paused_by_pipeline:
+        campaign.paused_by_pipeline = False
+        campaign.paused_reason = None
+        _transition(session, principal, campaign, CampaignStatus.paused, "paused")
+        return
     require_allowed(campaign, Action.pause)
     _transition(session, principal, campaign, CampaignStatus.paused, "paused")
 
 
+def pause_for_relay(session: Session, campaign: Campaign, reason: str) -> bool:
+    """The pipeline's own pause when the relay stops answering; the scan lifts it once
+    the relay answers again. Returns whether it paused (it may have been paused already)."""
+    if campaign.status is not CampaignStatus.sending:
+        return False
+    campaign.paused_by_pipeline = True
+    campaign.paused_reason = reason[:500]
+    _transition(
+        session, SCHEDULER, campaign, CampaignStatus.paused, "paused", note=campaign.paused_reason
+    )
+    return True
+
+
+def resume_after_relay(session: Session) -> list[int]:
+    """Lift the pipeline's own pauses (the relay answers again); a person's stay."""
+    campaigns = session.scalars(
+        select(Campaign)
+        .where(col(Campaign.status) == CampaignStatus.paused)
+        .where(col(Campaign.paused_by_pipeline))
+        .with_for_update(skip_locked=True)
+    ).all()
+    for campaign in campaigns:
+        resume(session, SCHEDULER, campaign)
+        jobs.enqueue_after_commit(session, "delivery.send_batch", campaign.id)
+    return [campaign.id or 0 for campaign in campaigns]
+
+
+def relay_paused_campaigns(session: Session) -> bool:
+    return (
+        session.scalar(
+            select(col(Campaign.id))
+            .where(col(Campaign.status) == CampaignStatus.paused)
+            .where(col(Campaign.paused_by_pipeline))
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def resume(session: Session, principal: Principal, campaign: Campaign) -> None:
     require_allowed(campaign, Action.resume)
+    campaign.paused_by_pipeline = False
+    campaign.paused_reason = None
     _transition(session, principal, campaign, CampaignStatus.sending, "resumed")
     jobs.enqueue_after_commit(session, "delivery.send_batch", campaign.id)
 

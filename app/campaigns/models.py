@@ -58,6 +58,10 @@ class Campaign(SQLModel, table=True):
     send_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     send_timezone: str | None = Field(default=None, max_length=64)
     launched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Why it is paused, when the pipeline paused it (the relay stopped answering): such
+    # a pause is lifted by the scan once the relay answers; a person's never is.
+    paused_reason: str | None = Field(default=None, max_length=500)
+    paused_by_pipeline: bool = False
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

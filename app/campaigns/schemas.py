@@ -130,6 +130,12 @@ class CampaignRead(BaseModel):
     launched_at: datetime | None
     finished_at: datetime | None
     cancelled_at: datetime | None
+    paused_reason: str | None = Field(
+        description="Why the pipeline paused it (the relay stopped answering)"
+    )
+    paused_by_pipeline: bool = Field(
+        description="Paused by the pipeline: it resumes by itself when the relay answers"
+    )
     created_at: datetime
     updated_at: datetime
     allowed_actions: list[str] = Field(

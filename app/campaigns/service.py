@@ -115,6 +115,8 @@ def campaign_read(session: Session, campaign: Campaign) -> CampaignRead:
         launched_at=campaign.launched_at,
         finished_at=campaign.finished_at,
         cancelled_at=campaign.cancelled_at,
+        paused_reason=campaign.paused_reason,
+        paused_by_pipeline=campaign.paused_by_pipeline,
         created_at=campaign.created_at,
         updated_at=campaign.updated_at,
         allowed_actions=sorted(lifecycle.allowed_actions(campaign)),

@@ -5,12 +5,15 @@ depends on MAIL_BACKEND:
 
 - `outbox` (the embedded default): nothing; the message stays in the table for staff to
   read.
-- `smtp` (production): once the transaction that wrote the message commits, it goes to
-  the relay at SMTP_URL and the row records `sent_at` or `last_error`. A rolled-back
-  transaction sends nothing, and a relay that fails never fails the request that
-  queued the message (it has committed already).
+- `smtp` (production): once the transaction that wrote the message commits, a worker
+  is asked (`mail.deliver`) to hand it to the relay at SMTP_URL through the same
+  messenger the campaigns use, and the row records `sent_at` or `last_error`. A
+  rolled-back transaction sends nothing; the request never waits for the relay (so a
+  sign-in request takes as long whether or not the address is known); and the
+  periodic scan re-asks for messages whose hint was lost.
 
-Campaign mail takes its own pipeline; this path is for a handful of messages at a time.
+Campaign mail takes its own pipeline (app/delivery/sender.py); this path is for a
+handful of messages at a time.
 """
 
 import logging
@@ -18,6 +21,7 @@ import smtplib
 import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
@@ -26,6 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy import event, inspect, update
 from sqlmodel import Session, col, select
 
+from app.core import jobs
 from app.core.db import SessionFactory, session_scope
 from app.core.settings import Settings, get_settings
 from app.core.types import utcnow
@@ -60,7 +65,38 @@ def _deliver_after_commit(session: Session) -> None:
     # SQLite its id may already belong to another row): only committed ones go.
     message_ids = [m.id for m in queued if m.id is not None and inspect(m).persistent]
     if message_ids and get_settings().mail_backend == "smtp":
-        deliver(message_ids)
+        jobs.dispatch(DELIVER_TASK, message_ids)
+
+
+DELIVER_TASK = "mail.deliver"
+# A message older than this that never reached the relay is not worth sending late
+# (a sign-in link would have expired).
+RETRY_WINDOW = timedelta(hours=1)
+
+
+def undelivered_message_ids(session: Session, now: datetime | None = None) -> list[int]:
+    """Messages never attempted (their hint was lost): for the periodic scan."""
+    if get_settings().mail_backend != "smtp":
+        return []
+    since = (now or utcnow()) - RETRY_WINDOW
+    return list(
+        session.scalars(
+            select(col(OutboxMessage.id))
+            .where(
+                col(OutboxMessage.sent_at).is_(None),
+                col(OutboxMessage.last_error).is_(None),
+                col(OutboxMessage.created_at) > since,
+                col(OutboxMessage.created_at) < (now or utcnow()) - timedelta(seconds=30),
+                col(OutboxMessage.purpose).not_in(CAMPAIGN_PURPOSES),
+            )
+            .order_by(col(OutboxMessage.id))
+            .limit(500)
+        )
+    )
+
+
+# What the embedded default's campaign messenger stores: never handed to a relay here.
+CAMPAIGN_PURPOSES = ("campaign",)
 
 
 def deliver(message_ids: list[int]) -> None:
@@ -117,29 +153,37 @@ def record_outcomes(session: Session, outcomes: dict[int, str | None]) -> None:
 
 def send_messages(messages: Iterable[OutboxMessage], settings: Settings) -> dict[int, str | None]:
     """Send over one connection; for each message id, None (sent) or what went wrong."""
-    pending = [m for m in messages if m.id is not None]
+    from app.delivery.messenger import (  # the messenger builds on this module's helpers
+        OutgoingMessage,
+        PermanentFailure,
+        SmtpMessenger,
+        TemporaryFailure,
+    )
+
     outcomes: dict[int, str | None] = {}
     envelope_sender = parseaddr(settings.mail_from)[1]
+    messenger = SmtpMessenger(settings)
     try:
-        with connect(parse_smtp_url(settings.smtp_url), settings.smtp_timeout_seconds) as relay:
-            for message in pending:
-                try:
-                    relay.send_message(
-                        build_message(message, settings.mail_from),
-                        from_addr=envelope_sender,
-                        to_addrs=[message.to_address],
+        for message in messages:
+            if message.id is None:
+                continue
+            try:
+                messenger.send(
+                    OutgoingMessage(
+                        envelope_from=envelope_sender,
+                        to=message.to_address,
+                        raw=build_message(message, settings.mail_from).as_bytes(),
+                        subject=message.subject,
+                        text=message.text_body,
+                        html=message.html_body or "",
+                        purpose=message.purpose,
                     )
-                    outcomes[message.id or 0] = None
-                except (
-                    smtplib.SMTPRecipientsRefused,
-                    smtplib.SMTPResponseException,
-                    smtplib.SMTPNotSupportedError,
-                    ValueError,
-                ) as error:  # this message only; the connection is still good
-                    outcomes[message.id or 0] = describe_error(error)
-    except (OSError, smtplib.SMTPException, ValueError) as error:  # the relay itself
-        for message in pending:
-            outcomes.setdefault(message.id or 0, describe_error(error))
+                )
+                outcomes[message.id] = None
+            except (TemporaryFailure, PermanentFailure, ValueError) as error:
+                outcomes[message.id] = describe_error(error)
+    finally:
+        messenger.close()
     return outcomes
 
 

@@ -36,7 +36,12 @@ class OutgoingMessage:
 
 
 class TemporaryFailure(Exception):
-    """Try again later: the relay said 4xx, or could not be reached."""
+    """Try again later: the relay said 4xx, or could not be reached (`relay_down`: the
+    relay itself is the problem, not this recipient)."""
+
+    def __init__(self, message: str, *, relay_down: bool = False) -> None:
+        super().__init__(message)
+        self.relay_down = relay_down
 
 
 class PermanentFailure(Exception):
@@ -74,7 +79,15 @@ class SmtpMessenger:
             raise _classified(error.smtp_code, error.smtp_error) from None
         except (OSError, smtplib.SMTPException) as error:  # dropped, refused, timed out
             self._drop()
-            raise TemporaryFailure(describe_error(error)) from None
+            raise TemporaryFailure(describe_error(error), relay_down=True) from None
+
+    def probe(self) -> None:
+        """Raise TemporaryFailure unless the relay answers (a connection and a NOOP)."""
+        try:
+            with connect(self._relay, self._timeout) as connection:
+                connection.noop()
+        except (OSError, smtplib.SMTPException) as error:
+            raise TemporaryFailure(describe_error(error), relay_down=True) from None
 
     def flush(self) -> None:
         """Nothing to do: each message was accepted with a 250 already."""
@@ -106,7 +119,8 @@ def _classified(code: int, reply: bytes | str) -> Exception:
     description = f"{code} {text}"[:500]
     if 500 <= code < 600:
         return PermanentFailure(description)
-    return TemporaryFailure(description)
+    # 421: the service is not available (closing the connection), whoever the recipient.
+    return TemporaryFailure(description, relay_down=code == 421)
 
 
 class OutboxMessenger:

@@ -17,6 +17,7 @@ expires, and it is sent again with the same Message-ID: the bounded duplicate.
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from app.campaigns import lifecycle
 from app.campaigns.audience import current_exclusions
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.rendering import CompiledVariant, TemplateProblem, compile_variant
@@ -47,11 +49,16 @@ from app.delivery.messenger import (
 )
 from app.delivery.mime import AlertEnvelope, build_alert
 from app.delivery.models import DeliveryState
+from app.delivery.rate_limit import rate_limiter_for, wait_for_turn
 from app.members.models import BounceStatus, Contact, Organization
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT = 50  # record results at least this often (the promise)
+# This many sends in a row finding the relay down pause the campaign (the scan probes
+# the relay and resumes it); their tries do not count toward SEND_MAX_ATTEMPTS.
+RELAY_DOWN_THRESHOLD = 5
+RELAY_RETRY = timedelta(seconds=10)
 
 
 def worker_name() -> str:
@@ -66,6 +73,7 @@ class BatchReport:
     failed: int = 0
     suppressed: int = 0
     released: int = 0
+    paused_for_relay: bool = False
     outcomes: list[store.Outcome] = field(default_factory=list, repr=False)
 
 
@@ -116,9 +124,13 @@ def send_campaign_batch(
     own_messenger = messenger is None
     messenger = messenger or messenger_for(settings)
     signer = DkimSigner.from_settings(settings)
+    limiter = rate_limiter_for(settings)
     domain = store.mail_domain()
     pending: list[store.Outcome] = []
     permanent_contacts: list[int] = []
+    relay_down_in_a_row = 0
+    last_checkpoint = time.monotonic()
+    lease_margin = settings.send_lease_seconds / 3
     try:
         for position, claim in enumerate(claims):
             recipient = recipients.get(claim.contact_id or 0)
@@ -127,13 +139,32 @@ def send_campaign_batch(
                 pending.append(store.Outcome(claim.id, DeliveryState.suppressed, reason))
             else:
                 assert recipient is not None
+                wait_for_turn(limiter)
                 outcome = _send_one(
                     claim, recipient, variants, messenger, signer, settings, domain, clock
                 )
                 pending.append(outcome)
                 if outcome.state is DeliveryState.failed and claim.contact_id:
                     permanent_contacts.append(claim.contact_id)
-            if len(pending) >= CHECKPOINT or position == len(claims) - 1:
+                relay_down_in_a_row = relay_down_in_a_row + 1 if outcome.refund_attempt else 0
+            relay_down = relay_down_in_a_row >= RELAY_DOWN_THRESHOLD
+            if relay_down:
+                with session_scope() as session:
+                    campaign = session.get_one(Campaign, campaign_id)
+                    if lifecycle.pause_for_relay(
+                        session, campaign, f"The mail relay is not answering: {outcome.error}"
+                    ):
+                        report.paused_for_relay = True
+            # Also by time: a slow relay must not let the lease run out mid-batch (the
+            # scan would hand the rows to another worker and they would go twice).
+            lease_running_out = time.monotonic() - last_checkpoint > lease_margin
+            if (
+                relay_down
+                or lease_running_out
+                or len(pending) >= CHECKPOINT
+                or position == len(claims) - 1
+            ):
+                last_checkpoint = time.monotonic()
                 remaining = [c.id for c in claims[position + 1 :]]
                 still_sending = _checkpoint(
                     campaign_id,
@@ -226,6 +257,14 @@ def _send_one(
     except PermanentFailure as error:
         return store.Outcome(claim.id, DeliveryState.failed, str(error))
     except TemporaryFailure as error:
+        if error.relay_down:
+            return store.Outcome(
+                claim.id,
+                DeliveryState.queued,
+                str(error),
+                retry_at=clock() + RELAY_RETRY,
+                refund_attempt=True,
+            )
         if claim.attempts >= settings.send_max_attempts:
             return store.Outcome(claim.id, DeliveryState.failed, f"gave up: {error}")
         return store.Outcome(

@@ -185,6 +185,9 @@ class Outcome:
     state: DeliveryState
     error: str | None = None
     retry_at: datetime | None = None
+    # The relay was down: the try does not count toward SEND_MAX_ATTEMPTS, so an outage
+    # never fails a recipient.
+    refund_attempt: bool = False
 
 
 def record_results(
@@ -228,6 +231,7 @@ def record_results(
                 next_attempt_at=outcome.retry_at,
                 lease_owner=None,
                 lease_expires_at=None,
+                attempts=col(Delivery.attempts) - (1 if outcome.refund_attempt else 0),
             )
             .execution_options(synchronize_session=False)
         )

@@ -38,7 +38,7 @@ def sink() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture
-def smtp_backend(configure: Configure, sink: SmtpSink) -> SmtpSink:
+def smtp_backend(configure: Configure, sink: SmtpSink, jobs_run_inline: None) -> SmtpSink:
     configure(MAIL_BACKEND="smtp", SMTP_URL=sink.url())
     return sink
 
@@ -161,7 +161,7 @@ def test_a_refused_recipient_fails_only_that_message(
 
 
 def test_a_failing_relay_records_the_error_and_the_request_still_succeeds(
-    session: Session, anonymous_client: TestClient, configure: Configure
+    session: Session, anonymous_client: TestClient, configure: Configure, jobs_run_inline: None
 ) -> None:
     configure(MAIL_BACKEND="smtp", SMTP_URL=f"smtp://127.0.0.1:{closed_port()}")
     organization = make_organization(session, name="Relay Down Forum")
@@ -179,8 +179,45 @@ def test_a_failing_relay_records_the_error_and_the_request_still_succeeds(
     assert "ConnectionRefusedError" in message.last_error
 
 
+def test_the_request_never_waits_for_the_relay(
+    session: Session, anonymous_client: TestClient, configure: Configure, enqueued_jobs: list
+) -> None:
+    """The sign-in request only asks a worker to send: its answer takes as long whether
+    or not the address is known, and a slow relay cannot slow it down."""
+    configure(MAIL_BACKEND="smtp", SMTP_URL=f"smtp://127.0.0.1:{closed_port()}")
+    organization = make_organization(session, name="Worker Mail Forum")
+    make_contact(session, organization, name="Amina Njeri", email="amina@worker.example.org")
+    session.flush()
+    response = anonymous_client.post(
+        "/api/auth/magic-link", json={"email": "amina@worker.example.org"}
+    )
+    assert response.status_code == 202
+    [message] = outbox(session, "Your sign-in link for the Coalition for the ICC")
+    assert message.sent_at is None
+    assert message.last_error is None  # not attempted in the request
+    assert enqueued_jobs == [("mail.deliver", ([message.id],))]
+
+
+def test_mail_whose_hint_was_lost_is_asked_for_again_by_the_scan(
+    session: Session, configure: Configure, enqueued_jobs: list
+) -> None:
+    from datetime import timedelta
+
+    from app.core.types import utcnow
+    from app.delivery.scan import run_scan
+
+    configure(MAIL_BACKEND="smtp", SMTP_URL=f"smtp://127.0.0.1:{closed_port()}")
+    message_id = queue(session, "Lost hint")
+    session.flush()
+    assert run_scan().mail_retried == 0  # too fresh: its own hint may still come
+    report = run_scan(now=utcnow() + timedelta(minutes=1))
+    assert report.mail_retried == 1
+    assert ("mail.deliver", ([message_id],)) in enqueued_jobs
+    assert run_scan(now=utcnow() + timedelta(hours=2)).mail_retried == 0  # too late
+
+
 def test_relay_credentials_come_from_the_url(
-    session: Session, configure: Configure, sink: SmtpSink
+    session: Session, configure: Configure, sink: SmtpSink, jobs_run_inline: None
 ) -> None:
     configure(MAIL_BACKEND="smtp", SMTP_URL=sink.url("mailer%40example.org:p%3Ass%2Fword@"))
     with session_scope() as unit:

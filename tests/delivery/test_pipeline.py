@@ -294,3 +294,76 @@ def test_a_scheduled_campaign_is_snapshotted_when_it_starts(
     assert report.started == [campaign["id"]]
     assert len(deliveries(session, campaign["id"])) == 9
     assert ("delivery.send_batch", (campaign["id"],)) in enqueued_jobs
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _use_relay(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("MAIL_BACKEND", "smtp")
+    monkeypatch.setenv("SMTP_URL", url)
+    get_settings.cache_clear()
+
+
+def test_a_relay_that_is_down_pauses_the_campaign_until_it_answers(
+    client: TestClient,
+    client_as: Any,
+    session: Session,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    campaign_id = launched(client, client_as, **EVERYONE)
+    _use_relay(monkeypatch, f"smtp://127.0.0.1:{_closed_port()}")
+    try:
+        report = send_campaign_batch(campaign_id, worker="w")
+        assert report.paused_for_relay
+        assert report.sent == 0
+        campaign = client.get(f"/api/campaigns/{campaign_id}").json()
+        assert campaign["status"] == "paused"
+        assert campaign["paused_by_pipeline"] is True
+        assert "not answering" in campaign["paused_reason"]
+        rows = deliveries(session, campaign_id)
+        assert {row.state for row in rows} == {"queued"}
+        assert all(row.attempts == 0 for row in rows)  # an outage costs no attempt
+        assert run_scan().resumed == []  # still down
+        with running_smtp_sink() as sink:
+            _use_relay(monkeypatch, sink.url())
+            assert run_scan().resumed == [campaign_id]
+            session.expire_all()
+            assert session.get_one(Campaign, campaign_id).status is CampaignStatus.sending
+            later = utcnow() + timedelta(seconds=11)  # the relay retry delay has passed
+            assert send_campaign_batch(campaign_id, worker="w", clock=lambda: later).sent == 10
+            assert len(sink.messages) == 10
+    finally:
+        get_settings.cache_clear()
+
+
+def test_a_pause_made_by_a_person_is_never_lifted_by_the_scan(
+    client: TestClient,
+    client_as: Any,
+    session: Session,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.campaigns import lifecycle
+
+    campaign_id = launched(client, client_as, **EVERYONE)
+    lifecycle.pause_for_relay(session, session.get_one(Campaign, campaign_id), "relay down")
+    session.flush()
+    # Someone decides it should stay paused, whatever the relay does.
+    assert client.post(f"/api/campaigns/{campaign_id}/pause").status_code == 200
+    with running_smtp_sink() as sink:
+        _use_relay(monkeypatch, sink.url())
+        try:
+            assert run_scan().resumed == []
+        finally:
+            get_settings.cache_clear()
+    campaign = client.get(f"/api/campaigns/{campaign_id}").json()
+    assert campaign["status"] == "paused"
+    assert campaign["paused_by_pipeline"] is False
+    assert client.post(f"/api/campaigns/{campaign_id}/resume").status_code == 200
