@@ -245,6 +245,7 @@ def cancel(session: Session, principal: Principal, campaign: Campaign) -> None:
     require_allowed(campaign, Action.cancel)
     campaign.cancelled_at = utcnow()
     _transition(session, principal, campaign, CampaignStatus.cancelled, "cancelled")
+    store.drop_cancelled(session)
 
 
 def return_to_draft(session: Session, principal: Principal, campaign: Campaign) -> None:

@@ -108,7 +108,7 @@ class CampaignProgress(BaseModel):
     sent: int
     failed: int
     suppressed: int
-    rate: float = Field(description="Messages sent per second over the last minute")
+    rate: float = Field(description="Messages sent per second over the last ten seconds")
 
 
 class CampaignRead(BaseModel):

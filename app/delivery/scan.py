@@ -41,6 +41,7 @@ def run_scan(now: datetime | None = None) -> ScanReport:
     report.resumed = _resume_if_relay_answers()
     with session_scope() as session:
         report.leases_expired = store.expire_leases(session, now)
+        store.drop_cancelled(session)
     with session_scope() as session:
         report.finished = store.finish_campaigns(session, now)
     with session_scope(writes=False) as session:

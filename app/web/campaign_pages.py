@@ -60,6 +60,7 @@ from app.countries.models import (
     RomeStatuteStatus,
 )
 from app.countries.schemas import CountryFilter
+from app.delivery.store import campaign_progress
 from app.i18n import SUPPORTED_LANGUAGES, text_direction
 from app.members.models import ContactRole, MembershipStatus, OrganizationType
 from app.web.application_pages import FORM_LANGUAGES
@@ -158,6 +159,15 @@ EXCLUSION_LABELS = {
     "topic_opt_out": "Opted out of one of the topics",
     "bounced": "Address bounces",
     "suppressed": "On the suppression list",
+}
+
+# What the progress section says about a launched alert, by status. The page's script
+# (campaigns.js) gets the same sentences, so that they change with the status.
+PROGRESS_SENTENCES = {
+    "sending": "Sending now.",
+    "paused": "Paused: nothing more goes out until someone resumes it.",
+    "sent": "Finished: every message has been handled.",
+    "cancelled": "Cancelled: nothing more is sent.",
 }
 
 STATUS_TONES = {
@@ -653,6 +663,39 @@ def preview_policy(documents: Sequence[str]) -> str:
     )
 
 
+def _progress(session: Session, campaign: Campaign) -> dict[str, Any] | None:
+    """Where a launched alert's messages stand, as the page first shows it (the script
+    then asks GET /api/campaigns/{id} for the same figures every few seconds)."""
+    if campaign.launched_at is None or campaign.id is None:
+        return None
+    figures = campaign_progress(session, campaign.id)
+    total = figures.total
+    handled = figures.sent + figures.failed + figures.suppressed
+    status = campaign.status.value
+    return {
+        "total": total,
+        "handled": handled,
+        "queued": figures.queued,
+        "sending": figures.sending,
+        "sent": figures.sent,
+        "failed": figures.failed,
+        "suppressed": figures.suppressed,
+        "rate": figures.rate,
+        # Rounded down, so that 100% means every message handled; nobody to send to is done.
+        "percent": handled * 100 // total if total else 100,
+        # <progress> needs a maximum above zero.
+        "bar_max": total or 1,
+        "bar_value": handled if total else 1,
+        "sentence": (
+            f"Paused by the system: {campaign.paused_reason} It resumes by itself when the "
+            "relay answers again; pause it yourself to keep it paused."
+            if campaign.paused_by_pipeline and campaign.paused_reason
+            else PROGRESS_SENTENCES.get(status, label(status))
+        ),
+        "live": status in ("sending", "paused"),
+    }
+
+
 def _own_email(session: Session, principal: Principal) -> str:
     if principal.user_id is None:
         return ""
@@ -720,6 +763,9 @@ def _campaign_page(
         "actions": actions,
         "field_labels": FIELD_LABELS,
         "time_zones": TIME_ZONES,
+        "progress": _progress(session, campaign),
+        "progress_sentences": PROGRESS_SENTENCES,
+        "status_labels": {status.value: label(status) for status in CampaignStatus},
     }
     policy = preview_policy([preview.html for _, preview, _ in previews if preview])
     return templates.TemplateResponse(

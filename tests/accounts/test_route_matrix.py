@@ -39,6 +39,7 @@ from app.campaigns import service as campaigns
 from app.campaigns.models import Campaign
 from app.campaigns.schemas import CampaignCreate
 from app.core import throttle
+from app.delivery.models import OutboxMessage
 from app.main import create_app
 from app.members import custom_fields
 from app.members import service as members
@@ -191,6 +192,7 @@ class World:
     europe_application_id: int
     campaign: Campaign
     europe_campaign: Campaign
+    outbox_message_id: int
 
     def path_values(self) -> dict[str, Any]:
         """Every path parameter's value: objects in the scope of every role."""
@@ -202,6 +204,7 @@ class World:
             "key": self.custom_field_key,
             "application_id": self.application_id,
             "campaign_id": self.campaign.id,
+            "message_id": self.outbox_message_id,
         }
 
     def out_of_scope(self, caller: Caller) -> dict[str, Any]:
@@ -221,7 +224,7 @@ class World:
 
 SCOPED_PARAMS = frozenset({"organization_id", "contact_id", "application_id", "campaign_id"})
 # Path parameters that name no scoped object (the same for every role).
-UNSCOPED_PARAMS = frozenset({"user_id", "iso3", "key"})
+UNSCOPED_PARAMS = frozenset({"user_id", "iso3", "key", "message_id"})
 
 
 def submit_application(client: TestClient, country: str, email: str) -> int:
@@ -295,6 +298,11 @@ def world(session: Session, anonymous_client: TestClient) -> World:
         email=neighbour_contact.email,
     )
     author = make_user(session, Role.secretariat, email="alert.author@example.org")
+    # A message in the outbox, for /outbox/{message_id} (the secretariat's only).
+    message = OutboxMessage(
+        to_address="member@home.example.org", subject="Welcome", text_body="-", purpose="welcome"
+    )
+    session.add(message)
     session.flush()
     return World(
         home=home,
@@ -312,6 +320,7 @@ def world(session: Session, anonymous_client: TestClient) -> World:
         ),
         campaign=scheduled_campaign(session, author, "africa"),
         europe_campaign=scheduled_campaign(session, author, "europe"),
+        outbox_message_id=message.id or 0,
     )
 
 

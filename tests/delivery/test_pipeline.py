@@ -367,3 +367,22 @@ def test_a_pause_made_by_a_person_is_never_lifted_by_the_scan(
     assert campaign["status"] == "paused"
     assert campaign["paused_by_pipeline"] is False
     assert client.post(f"/api/campaigns/{campaign_id}/resume").status_code == 200
+
+
+def test_cancelling_mid_send_leaves_the_rest_unsent_and_the_figures_whole(
+    client: TestClient, client_as: Any, session: Session, world: World
+) -> None:
+    campaign_id = launched(client, client_as, **EVERYONE)
+    with session.begin_nested():
+        store.claim_batch(session, campaign_id, worker="w", size=3, lease_seconds=60)
+    assert client.post(f"/api/campaigns/{campaign_id}/cancel").status_code == 200
+    progress = client.get(f"/api/campaigns/{campaign_id}").json()["progress"]
+    assert progress["suppressed"] == 7  # never sent: left out, with the reason
+    assert progress["sending"] == 3  # still held by the worker
+    # The worker gives its rows back at its checkpoint; the scan closes them too.
+    store.release(session, [row.id or 0 for row in deliveries(session, campaign_id)], worker="w")
+    run_scan()
+    progress = client.get(f"/api/campaigns/{campaign_id}").json()["progress"]
+    assert progress["suppressed"] == progress["total"] == 10
+    reasons = {row.last_error for row in deliveries(session, campaign_id)}
+    assert reasons == {"campaign cancelled"}
