@@ -389,14 +389,57 @@ def worker(
     ] = None,
 ) -> None:
     """Run a Celery worker that sends alerts (as many as you like, on any machine)."""
-    from workers.celery_app import celery_app
+    import sys
 
     settings = get_settings()
     # SQLite has one writer: more processes would only queue on its lock.
     processes = 1 if settings.is_sqlite else (concurrency or 2)
-    celery_app.worker_main(
-        ["worker", "--loglevel=INFO", f"--concurrency={processes}", "--without-gossip"]
+    _supervise(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "--app",
+            "workers.celery_app:celery_app",
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={processes}",
+            "--without-gossip",
+        ],
+        name="worker",
     )
+
+
+def _supervise(argv: list[str], *, name: str) -> None:
+    """Run a Celery process and start it again when it dies on its own.
+
+    Celery's worker can exit with an "unrecoverable error" when its Redis broker
+    restarts (seen here: kombu restoring unacknowledged messages on a dropped
+    connection). The database holds all the work, so starting again loses nothing.
+    Ctrl-C or SIGTERM stop it for good.
+    """
+    import signal
+    import subprocess
+    import time
+
+    stopping = False
+    child: subprocess.Popen[bytes] | None = None
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while True:
+        child = subprocess.Popen(argv)  # noqa: S603  (our own interpreter and Celery)
+        code = child.wait()
+        if stopping or code == 0:
+            raise typer.Exit(code=0 if stopping else code)
+        console.print(f"[yellow]The {name} stopped (exit {code}); starting it again[/yellow]")
+        time.sleep(2)
 
 
 @cli.command("scheduler")

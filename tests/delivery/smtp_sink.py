@@ -6,6 +6,7 @@ QUIT. Recipients listed in `refuse` get a permanent 550.
 
 import base64
 import contextlib
+import socket
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
+from typing import Any
 
 
 @dataclass
@@ -33,7 +35,10 @@ class SmtpSink:
     host: str
     port: int
     refuse: frozenset[str] = frozenset()
+    # Answer 451 (try again later) to every n-th recipient (0: never).
+    defer_every: int = 0
     messages: list[ReceivedMessage] = field(default_factory=list)
+    recipients_seen: int = 0
     logins: list[tuple[str, str]] = field(default_factory=list)
 
     def url(self, credentials: str = "") -> str:
@@ -48,8 +53,12 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         # A client that goes away (a killed worker) needs no answer.
-        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
-            self._converse()
+        self.server.open_connections.add(self.connection)
+        try:
+            with contextlib.suppress(ConnectionResetError, BrokenPipeError, OSError):
+                self._converse()
+        finally:
+            self.server.open_connections.discard(self.connection)
 
     def _converse(self) -> None:
         sink = self.server.sink
@@ -78,8 +87,11 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.reply("250 2.1.0 Ok")
             elif verb == "RCPT":
                 address = _address(argument)
+                sink.recipients_seen += 1
                 if address in sink.refuse:
                     self.reply("550 5.1.1 No such user here")
+                elif sink.defer_every and sink.recipients_seen % sink.defer_every == 0:
+                    self.reply("451 4.3.0 Try again later")
                 else:
                     rcpt_to.append(address)
                     self.reply("250 2.1.5 Ok")
@@ -108,12 +120,22 @@ class _Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     sink: SmtpSink
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_connections: set[socket.socket] = set()
+
 
 @contextmanager
-def running_smtp_sink(refuse: frozenset[str] = frozenset()) -> Iterator[SmtpSink]:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    host, port = server.server_address[:2]
-    server.sink = SmtpSink(host=str(host), port=int(port), refuse=refuse)
+def running_smtp_sink(
+    refuse: frozenset[str] = frozenset(), *, port: int = 0, defer_every: int = 0
+) -> Iterator[SmtpSink]:
+    """A sink on `port` (0: any free one); `defer_every` answers 451 to every n-th
+    recipient."""
+    server = _Server(("127.0.0.1", port), _Handler)
+    host, bound_port = server.server_address[:2]
+    server.sink = SmtpSink(
+        host=str(host), port=int(bound_port), refuse=refuse, defer_every=defer_every
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -121,4 +143,8 @@ def running_smtp_sink(refuse: frozenset[str] = frozenset()) -> Iterator[SmtpSink
     finally:
         server.shutdown()
         server.server_close()
+        # Going down means the clients connected now lose their connection too.
+        for connection in list(server.open_connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         thread.join(timeout=5)

@@ -386,3 +386,78 @@ def test_cancelling_mid_send_leaves_the_rest_unsent_and_the_figures_whole(
     assert progress["suppressed"] == progress["total"] == 10
     reasons = {row.last_error for row in deliveries(session, campaign_id)}
     assert reasons == {"campaign cancelled"}
+
+
+def test_what_the_relay_receives_is_signed_and_complete(
+    client: TestClient,
+    client_as: Any,
+    session: Session,
+    world: World,
+    smtp: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Parse what the SMTP server got: every bulk-mail header, the multipart structure,
+    Arabic content, and a DKIM signature dkimpy verifies, covering the unsubscribe
+    headers."""
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from app.delivery.dkim import DkimSigner
+    from tests.delivery.test_dkim import dns_for
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    for name, value in {
+        "DKIM_DOMAIN": "example.org",
+        "DKIM_SELECTOR": "alerts2026",
+        "DKIM_PRIVATE_KEY": key_pem,
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    campaign_id = launched(client, client_as, **EVERYONE)
+    send_campaign_batch(campaign_id, worker="w")
+    signer = DkimSigner.from_settings(get_settings())
+    assert signer is not None
+    rows = {row.email: row for row in deliveries(session, campaign_id)}
+    arabic = next(m for m in smtp.messages if m.rcpt_to == ["k@example.org"])
+    assert dkim.verify(arabic.data, dnsfunc=dns_for(signer))
+    parsed = arabic.parsed()
+    tags = dict(
+        tag.strip().split("=", 1)
+        for tag in "".join(parsed["DKIM-Signature"].split()).split(";")
+        if tag.strip()
+    )
+    signed = tags["h"].lower().split(":")
+    for header in ("list-unsubscribe", "list-unsubscribe-post", "list-id", "from", "subject"):
+        assert header in signed
+    jordan = "\u0627\u0644\u0623\u0631\u062f\u0646"  # Jordan, in Arabic
+    assert parsed["Subject"].startswith(f"{jordan}: ")
+    assert parsed["Subject"].endswith("\u0627\u0644\u0627\u062a\u0641\u0627\u0642")
+    assert parsed["From"] == get_settings().mail_from
+    assert parsed["To"].endswith("<k@example.org>")
+    assert parsed["Message-ID"] == rows["k@example.org"].message_id
+    assert parsed["Date"]
+    assert parsed["List-Id"].endswith("<alerts.example.org>")
+    token = rows["k@example.org"].token
+    base = get_settings().public_base_url.rstrip("/")
+    assert parsed["List-Unsubscribe"] == (
+        f"<{base}/unsubscribe/{token}>, <mailto:unsubscribe+{token}@example.org>"
+    )
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert arabic.mail_from == f"bounces+{token}@example.org"
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in parsed.iter_parts()] == [
+        "text/plain",
+        "text/html",
+    ]
+    html = parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert 'dir="rtl"' in html
+    assert jordan in html
+    # Tampering with the unsubscribe header breaks the signature.
+    forged = arabic.data.replace(token.encode(), b"0" * len(token), 1)
+    assert not dkim.verify(forged, dnsfunc=dns_for(signer))

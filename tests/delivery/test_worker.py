@@ -10,6 +10,7 @@
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -252,3 +253,135 @@ def test_three_sigkills_lose_nobody(
     assert sum(duplicates.values()) <= kills * 2 * 50
     for message in sink.messages:
         assert message.parsed()["Message-ID"] == expected[message.rcpt_to[0]]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def private_redis(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A Redis of the test's own, so that stopping it disturbs nothing else."""
+    server = shutil.which("redis-server")
+    if server is None:
+        missing_service("redis-server is not installed (Debian package redis-server)")
+    assert server is not None
+    child = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port, socket_connect_timeout=1)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.RedisError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    try:
+        yield child
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+        client.close()
+
+
+def test_a_broker_restart_and_a_flaky_then_absent_relay_lose_nobody(
+    tmp_path: Path, empty_postgres_database: str
+) -> None:
+    """Redis stopped mid-campaign and started again; the relay answering 451 to one
+    recipient in five, then down altogether for a while (the campaign pauses itself
+    and resumes when the relay answers)."""
+    redis_port, smtp_port = free_port(), free_port()
+    env = base_env(tmp_path, empty_postgres_database) | {
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/1",
+        "MAIL_BACKEND": "smtp",
+        "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "SMTP_TIMEOUT_SECONDS": "2",
+        "SEND_MAX_ATTEMPTS": "20",
+    }
+    installation = prepare(empty_postgres_database, organizations=250, env=env)
+    log = tmp_path / "processes.log"
+    received: list[str] = []
+    message_ids: list[tuple[str, str]] = []
+    paused_itself = False
+    started = time.monotonic()
+
+    def keep(sink: SmtpSink) -> None:
+        for message in sink.messages:
+            received.append(message.rcpt_to[0])
+            message_ids.append((message.rcpt_to[0], message.parsed()["Message-ID"]))
+
+    redis_server = private_redis(redis_port)
+    redis_server.__enter__()
+    try:
+        with (
+            process("scheduler", "--state-file", str(tmp_path / "beat"), env=env, log=log),
+            process("worker", "--concurrency", "2", env=env, log=log),
+        ):
+            with running_smtp_sink(port=smtp_port, defer_every=5) as flaky:
+                wait_for(
+                    lambda: len(flaky.messages) >= installation.recipients // 4,
+                    timeout=120,
+                    what="a quarter of the messages",
+                    log=log,
+                )
+                redis_server.__exit__(None, None, None)  # the broker goes away...
+                time.sleep(5)
+                redis_server = private_redis(redis_port)  # ...and comes back, empty
+                redis_server.__enter__()
+                wait_for(
+                    lambda: len(flaky.messages) >= installation.recipients // 2,
+                    timeout=120,
+                    what="half of the messages",
+                    log=log,
+                )
+            keep(flaky)  # the relay is down from here
+            wait_for(
+                lambda: installation.status() is CampaignStatus.paused,
+                timeout=60,
+                what="the campaign to pause itself",
+                log=log,
+            )
+            paused_itself = True
+            time.sleep(3)
+            with running_smtp_sink(port=smtp_port) as relay:
+                wait_for(
+                    lambda: installation.status() is CampaignStatus.sent,
+                    timeout=180,
+                    what="the campaign to be sent",
+                    log=log,
+                )
+            keep(relay)
+    finally:
+        redis_server.__exit__(None, None, None)
+    with Session(installation.engine) as session:
+        expected = dict(
+            session.execute(
+                select(col(Delivery.email), col(Delivery.message_id)).where(
+                    col(Delivery.campaign_id) == installation.campaign_id
+                )
+            ).all()
+        )
+    counts = Counter(received)
+    missing = set(expected) - set(counts)
+    duplicates = sum(n - 1 for n in counts.values() if n > 1)
+    print(
+        f"\nrecipients {len(expected)}, received {len(counts)}, missing {len(missing)}, "
+        f"duplicates {duplicates}, paused itself: {paused_itself}, "
+        f"{time.monotonic() - started:.0f} s"
+    )
+    assert not missing
+    assert paused_itself
+    assert installation.count(DeliveryState.sent) == len(expected)
+    assert all(message_id == expected[address] for address, message_id in message_ids)
+    # Only messages on a connection cut by the relay going down can have gone twice.
+    assert duplicates <= 2 * 50
