@@ -22,12 +22,13 @@ export UV_PYTHON_DOWNLOADS := never
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint setup clean
+.PHONY: help run test lint setup clean bench
 
 help:
 	@echo "make run    set up, migrate, load countries, seed demo data if empty, serve with a worker"
 	@echo "make test   run the whole test suite (PYTEST_ARGS=... passes options to pytest)"
 	@echo "make lint   ruff check, ruff format --check, mypy"
+	@echo "make bench  send throughput against Postfix's smtp-source (needs PostgreSQL, Redis, postfix)"
 	@echo "make setup  create $(VENV) and install the locked dependencies"
 	@echo "make clean  remove $(VENV) and caches (keeps the database in var/)"
 
@@ -66,6 +67,11 @@ run: setup
 
 test: setup
 	"$(BIN)/pytest" $(PYTEST_ARGS)
+
+# Benchmarks print figures; they are not tests (see bench/).
+bench: setup
+	"$(BIN)/python" -m bench.send
+	"$(BIN)/python" -m bench.send --dkim
 
 lint: setup
 	"$(BIN)/ruff" check .

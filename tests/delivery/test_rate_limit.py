@@ -11,6 +11,9 @@ import redis
 from app.delivery.rate_limit import BURST, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from tests.conftest import missing_service
 
+# Its own databases and processes: CI runs it in one of its two passes only.
+pytestmark = pytest.mark.standalone
+
 RATE = 200.0  # messages per second
 SECONDS = 20.0
 SEND_COST = 0.001

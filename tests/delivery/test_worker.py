@@ -42,6 +42,9 @@ from tests.conftest import missing_service
 from tests.delivery.smtp_sink import SmtpSink, running_smtp_sink
 from tests.factories import STAFF
 
+# Its own databases and processes: CI runs it in one of its two passes only.
+pytestmark = pytest.mark.standalone
+
 COALITION = str(Path(sys.executable).parent / "coalition")
 REDIS_BROKER = "redis://127.0.0.1:6379/14"
 

@@ -1,0 +1,331 @@
+"""Send throughput: our pipeline against Postfix's smtp-source, into the same smtp-sink.
+
+    python -m bench.send [--organizations 2500] [--workers 2] [--dkim] [--keep]
+
+Needs PostgreSQL (BENCH_POSTGRES_URL, default the development server), Redis
+(BENCH_REDIS_URL) and Postfix's `smtp-sink` and `smtp-source` (Debian package
+`postfix`). It creates a scratch database, seeds the demo registry (about four
+contacts per organisation), writes one personalised alert in four languages, starts
+`coalition worker` processes as production runs them, launches, and measures:
+
+- launch to first and to last 250 reply (from the delivery rows' `sent_at`);
+- our rate, and smtp-source's rate (`-d -s 4 -m N -l 5000`) against the same sink;
+- the workers' peak resident memory (VmHWM of every worker process).
+
+Prints figures; asserts nothing. Not part of the test suite.
+"""
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import create_engine, func, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, col, select
+
+ROOT = Path(__file__).resolve().parents[1]
+COALITION = str(Path(sys.executable).parent / "coalition")
+POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+SINK_PORT = int(os.environ.get("BENCH_SINK_PORT", "25250"))
+MESSAGE_SIZE = 5000  # smtp-source -l: about the size of one of our alerts
+
+BODY = """Dear {{ contact.first_name }},
+
+{{ country.name }} ({{ region.name }}) is a party to the Rome Statute; its status on the
+Agreement on Privileges and Immunities is: **{{ country.apic_status_text }}**.
+
+{% if country.apic_status != "party" %}
+Ask the ministry of foreign affairs to ratify the Agreement before the Assembly.
+{% endif %}
+
+1. Write to the ministry.
+2. Ask for a meeting with the legal adviser.
+3. [Report your action]({{ links.report }}).
+
+Thank you, and greetings to everyone at {{ organization.name }}.
+"""
+
+
+@dataclass
+class Figures:
+    recipients: int
+    snapshot_seconds: float
+    first_seconds: float
+    last_seconds: float
+    rate: float
+    peak_mb: float
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/lib/postfix/sbin")
+    if found is None:
+        sys.exit(f"{name} not found: install Debian's postfix package")
+    return found
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    name = f"bench_send_{secrets.token_hex(3)}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def smtp_sink() -> Iterator[None]:
+    sink = subprocess.Popen(
+        [tool("smtp-sink"), "-u", "nobody", f"127.0.0.1:{SINK_PORT}", "1024"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    try:
+        yield
+    finally:
+        sink.terminate()
+        sink.wait(timeout=10)
+
+
+def reference_rate(messages: int) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            tool("smtp-source"),
+            "-d",
+            "-s",
+            "4",
+            "-m",
+            str(messages),
+            "-l",
+            str(MESSAGE_SIZE),
+            f"127.0.0.1:{SINK_PORT}",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return messages / (time.perf_counter() - started)
+
+
+def prepare(url: str, organizations: int, dkim: bool) -> dict[str, str]:
+    env = {**os.environ, "DATABASE_URL": url, "DEMO_MODE": "1"}
+    env.update(
+        CELERY_BROKER_URL=REDIS,
+        REDIS_URL=REDIS,
+        MAIL_BACKEND="smtp",
+        SMTP_URL=f"smtp://127.0.0.1:{SINK_PORT}",
+        PUBLIC_BASE_URL="https://alerts.example.org",
+    )
+    if dkim:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        env.update(
+            DKIM_DOMAIN="example.org",
+            DKIM_SELECTOR="bench",
+            DKIM_PRIVATE_KEY=key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ).decode(),
+        )
+    for step in (
+        ["db", "upgrade"],
+        ["countries", "load"],
+        ["demo", "seed", "--organizations", str(organizations)],
+        ["demo", "users"],
+    ):
+        subprocess.run([COALITION, *step], env=env, check=True, stdout=subprocess.DEVNULL)
+    return env
+
+
+def write_alert(env: dict[str, str]) -> int:
+    """A four-language alert to every active member, approved and ready to launch."""
+    os.environ.update(env)
+    from app.accounts import service as accounts
+    from app.campaigns import lifecycle
+    from app.campaigns import service as campaigns
+    from app.campaigns.schemas import CampaignCreate
+    from app.core.db import session_scope
+
+    variants = [
+        {
+            "language": language,
+            "subject": f"{{{{ country.name }}}}: APIC ({language})",
+            "body": BODY,
+        }
+        for language in ("en", "fr", "es", "ar")
+    ]
+    with session_scope() as session:
+        writer = accounts.principal_for(
+            accounts.find_user_by_email(session, "secretariat@example.org")
+        )  # type: ignore[arg-type]
+        admin = accounts.principal_for(accounts.find_user_by_email(session, "admin@example.org"))  # type: ignore[arg-type]
+        campaign = campaigns.create_campaign(
+            session,
+            writer,
+            CampaignCreate.model_validate(
+                {
+                    "title": "Benchmark alert",
+                    "action_type": "contact_officials",
+                    "default_language": "en",
+                    "variants": variants,
+                    "audience": {},
+                }
+            ),
+        )
+        lifecycle.approve(session, admin, campaign)
+        return campaign.id or 0
+
+
+def launch(campaign_id: int) -> None:
+    from app.accounts import service as accounts
+    from app.campaigns import lifecycle
+    from app.campaigns.models import Campaign
+    from app.core.db import session_scope
+
+    with session_scope() as session:
+        writer = accounts.principal_for(
+            accounts.find_user_by_email(session, "secretariat@example.org")
+        )  # type: ignore[arg-type]
+        lifecycle.launch(session, writer, session.get_one(Campaign, campaign_id))
+
+
+def peak_memory_mb(parents: list[int]) -> float:
+    """The largest VmHWM among the worker processes (supervisor, Celery, pool)."""
+    pids = set(parents)
+    for parent in parents:
+        for child in Path("/proc").glob("[0-9]*"):
+            try:
+                status = (child / "status").read_text()
+            except OSError:
+                continue
+            if f"PPid:\t{parent}\n" in status:
+                pids.add(int(child.name))
+    peak = 0
+    for pid in list(pids):
+        for grandchild in Path("/proc").glob("[0-9]*"):
+            try:
+                if f"PPid:\t{pid}\n" in (grandchild / "status").read_text():
+                    pids.add(int(grandchild.name))
+            except OSError:
+                continue
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak / 1024
+
+
+def measure(env: dict[str, str], campaign_id: int, workers: int) -> Figures:
+    from app.campaigns.models import Campaign, CampaignStatus
+    from app.delivery.models import Delivery, DeliveryState
+
+    redis.Redis.from_url(REDIS).flushdb()
+    children = [
+        subprocess.Popen(
+            [COALITION, "worker", "--concurrency", str(workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    ]
+    engine = create_engine(env["DATABASE_URL"])
+    try:
+        time.sleep(6)  # let Celery start and connect
+        snapshot_started = time.perf_counter()
+        launch(campaign_id)
+        snapshot_seconds = time.perf_counter() - snapshot_started
+        with Session(engine) as session:
+            while True:
+                status = session.scalar(
+                    select(Campaign.status).where(col(Campaign.id) == campaign_id)
+                )
+                left = session.scalar(
+                    select(func.count()).where(
+                        col(Delivery.campaign_id) == campaign_id,
+                        col(Delivery.state).in_([DeliveryState.queued, DeliveryState.sending]),
+                    )
+                )
+                if not left or status is not CampaignStatus.sending:
+                    break
+                session.rollback()
+                time.sleep(0.2)
+            launched = session.scalar(
+                select(Campaign.launched_at).where(col(Campaign.id) == campaign_id)
+            )
+            first, last, sent = session.execute(
+                select(func.min(Delivery.sent_at), func.max(Delivery.sent_at), func.count()).where(
+                    col(Delivery.campaign_id) == campaign_id,
+                    col(Delivery.state) == DeliveryState.sent,
+                )
+            ).one()
+        peak = peak_memory_mb([child.pid for child in children])
+    finally:
+        for child in children:
+            os.killpg(child.pid, signal.SIGTERM)
+            child.wait(timeout=30)
+        engine.dispose()
+    if launched is None or first is None or last is None:
+        sys.exit("nothing was sent: see the worker (run `coalition worker` by hand)")
+    elapsed = (last - launched).total_seconds()
+    return Figures(
+        recipients=sent,
+        snapshot_seconds=snapshot_seconds,
+        first_seconds=(first - launched).total_seconds(),
+        last_seconds=elapsed,
+        rate=sent / elapsed if elapsed else 0.0,
+        peak_mb=peak,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--organizations", type=int, default=2500)
+    parser.add_argument("--workers", type=int, default=2, help="Celery processes")
+    parser.add_argument("--dkim", action="store_true", help="sign with RSA-2048")
+    args = parser.parse_args()
+    with scratch_database() as url, smtp_sink():
+        env = prepare(url, args.organizations, args.dkim)
+        campaign_id = write_alert(env)
+        ours = measure(env, campaign_id, args.workers)
+        reference = reference_rate(ours.recipients)
+    print(
+        f"\nsend benchmark: {args.organizations} organisations, {args.workers} worker processes, "
+        f"DKIM {'RSA-2048' if args.dkim else 'off'}"
+    )
+    print(f"  recipients                 {ours.recipients}")
+    print(f"  launch transaction         {ours.snapshot_seconds:.2f} s   (the snapshot)")
+    print(f"  launch to first 250        {ours.first_seconds:.2f} s   (goal < 1 s)")
+    print(f"  launch to last 250         {ours.last_seconds:.2f} s")
+    print(f"  our rate                   {ours.rate:.0f} messages/s")
+    print(
+        f"  smtp-source -d -s 4        {reference:.0f} messages/s"
+        f"  (same count, {MESSAGE_SIZE} bytes)"
+    )
+    print(f"  ratio                      {ours.rate / reference:.3f}   (goal >= 0.25)")
+    print(f"  worker peak memory         {ours.peak_mb:.0f} MB (largest process)")
+
+
+if __name__ == "__main__":
+    main()
