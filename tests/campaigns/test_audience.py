@@ -268,7 +268,7 @@ def test_preview_api_counts_an_alerts_languages_and_topics(
     ("body", "field"),
     [
         ({"regions": ["antarctica"]}, "regions"),
-        ({"countries": ["XXX"]}, "countries"),
+        ({"countries": ["ZZZ"]}, "countries"),
         ({"countries": ["kenya"]}, "countries"),
         ({"rome_statute_status": ["maybe"]}, "rome_statute_status"),
         ({"apic_status": ["ratified"]}, "apic_status"),

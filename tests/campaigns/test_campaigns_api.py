@@ -110,7 +110,7 @@ def test_the_campaign_audience_counts_its_recipients(client: TestClient, world: 
             ["body", "variants", 0, "body"],
             "Line 3",
         ),
-        ({"audience": {"countries": ["XXX"]}}, ["body", "countries"], "XXX"),
+        ({"audience": {"countries": ["ZZZ"]}}, ["body", "countries"], "ZZZ"),
         ({"topics": ["weather"]}, ["body", "topics", 0], ""),
         ({"action_type": "riot"}, ["body", "action_type"], ""),
         ({"variants": []}, ["body", "variants"], ""),
