@@ -142,6 +142,7 @@ def claim_batch(
     status = session.scalar(select(col(Campaign.status)).where(col(Campaign.id) == campaign_id))
     if status != CampaignStatus.sending:
         return []
+    _give_up_on_repeated_crashes(session, campaign_id, get_settings().send_max_attempts)
     due = (
         select(col(Delivery.id))
         .where(
@@ -174,6 +175,26 @@ def claim_batch(
         .execution_options(synchronize_session=False)
     ).all()
     return sorted((ClaimedDelivery(*row) for row in claimed), key=lambda claim: claim.id)
+
+
+def _give_up_on_repeated_crashes(session: Session, campaign_id: int, max_attempts: int) -> None:
+    """A row claimed max_attempts times without an outcome (its worker died each time,
+    perhaps because of the row itself) fails instead of killing workers forever."""
+    session.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.campaign_id) == campaign_id,
+            col(Delivery.state) == DeliveryState.queued,
+            # Only a lease that expired leaves a queued row at the limit: every other
+            # way back to the queue (a 4xx, the relay down, a release) stays below it.
+            col(Delivery.attempts) >= max_attempts,
+        )
+        .values(
+            state=DeliveryState.failed,
+            last_error=f"gave up: claimed {max_attempts} times and never finished",
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(frozen=True)

@@ -461,3 +461,23 @@ def test_what_the_relay_receives_is_signed_and_complete(
     # Tampering with the unsubscribe header breaks the signature.
     forged = arabic.data.replace(token.encode(), b"0" * len(token), 1)
     assert not dkim.verify(forged, dnsfunc=dns_for(signer))
+
+
+def test_a_row_whose_worker_dies_every_time_fails_instead_of_looping(
+    client: TestClient, client_as: Any, session: Session, world: World
+) -> None:
+    campaign_id = launched(client, client_as, **(EVERYONE | {"audience": {"countries": ["FRA"]}}))
+    now = utcnow()
+    attempts = get_settings().send_max_attempts
+    for crash in range(attempts):
+        later = now + timedelta(minutes=2 * crash)
+        claimed = store.claim_batch(
+            session, campaign_id, worker=f"dies-{crash}", size=10, lease_seconds=60, now=later
+        )
+        assert len(claimed) == 1  # I (J is paused)
+        store.expire_leases(session, later + timedelta(seconds=61))  # the worker died
+    assert store.claim_batch(session, campaign_id, worker="next", size=10, lease_seconds=60) == []
+    [row] = deliveries(session, campaign_id)
+    assert row.state == "failed"
+    assert row.last_error == f"gave up: claimed {attempts} times and never finished"
+    assert campaign_id in run_scan().finished
