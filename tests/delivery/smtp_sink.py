@@ -148,3 +148,11 @@ def running_smtp_sink(
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
         thread.join(timeout=5)
+
+
+def free_port() -> int:
+    """A local TCP port nobody listens on (for a relay that is down, or a server to
+    start there later)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

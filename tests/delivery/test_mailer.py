@@ -1,6 +1,5 @@
 """The transactional mail path: the outbox, and the SMTP relay after commit only."""
 
-import socket
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
 
@@ -12,7 +11,7 @@ from app.core.db import session_scope
 from app.core.settings import get_settings
 from app.delivery.mailer import RelayAddress, parse_smtp_url, queue_email
 from app.delivery.models import OutboxMessage
-from tests.delivery.smtp_sink import SmtpSink, running_smtp_sink
+from tests.delivery.smtp_sink import SmtpSink, free_port, running_smtp_sink
 from tests.factories import make_contact, make_organization
 
 Configure = Callable[..., None]
@@ -41,12 +40,6 @@ def sink() -> Iterator[SmtpSink]:
 def smtp_backend(configure: Configure, sink: SmtpSink, jobs_run_inline: None) -> SmtpSink:
     configure(MAIL_BACKEND="smtp", SMTP_URL=sink.url())
     return sink
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def outbox(session: Session, subject: str) -> list[OutboxMessage]:
@@ -163,7 +156,7 @@ def test_a_refused_recipient_fails_only_that_message(
 def test_a_failing_relay_records_the_error_and_the_request_still_succeeds(
     session: Session, anonymous_client: TestClient, configure: Configure, jobs_run_inline: None
 ) -> None:
-    configure(MAIL_BACKEND="smtp", SMTP_URL=f"smtp://127.0.0.1:{closed_port()}")
+    configure(MAIL_BACKEND="smtp", SMTP_URL=f"smtp://127.0.0.1:{free_port()}")
     organization = make_organization(session, name="Relay Down Forum")
     make_contact(session, organization, name="Amina Njeri", email="amina@relaydown.example.org")
     session.flush()
@@ -184,7 +177,7 @@ def test_the_request_never_waits_for_the_relay(
 ) -> None:
     """The sign-in request only asks a worker to send: its answer takes as long whether
     or not the address is known, and a slow relay cannot slow it down."""
-    configure(MAIL_BACKEND="smtp", SMTP_URL=f"smtp://127.0.0.1:{closed_port()}")
+    configure(MAIL_BACKEND="smtp", SMTP_URL=f"smtp://127.0.0.1:{free_port()}")
     organization = make_organization(session, name="Worker Mail Forum")
     make_contact(session, organization, name="Amina Njeri", email="amina@worker.example.org")
     session.flush()
@@ -206,7 +199,7 @@ def test_mail_whose_hint_was_lost_is_asked_for_again_by_the_scan(
     from app.core.types import utcnow
     from app.delivery.scan import run_scan
 
-    configure(MAIL_BACKEND="smtp", SMTP_URL=f"smtp://127.0.0.1:{closed_port()}")
+    configure(MAIL_BACKEND="smtp", SMTP_URL=f"smtp://127.0.0.1:{free_port()}")
     message_id = queue(session, "Lost hint")
     session.flush()
     assert run_scan().mail_retried == 0  # too fresh: its own hint may still come

@@ -24,7 +24,7 @@ from app.delivery.sender import send_campaign_batch
 from app.delivery.suppressions import suppress
 from app.members.models import BounceStatus, Contact, SubscriptionStatus
 from tests.campaigns.test_campaigns_api import create
-from tests.delivery.smtp_sink import SmtpSink, running_smtp_sink
+from tests.delivery.smtp_sink import SmtpSink, free_port, running_smtp_sink
 from tests.world import World
 
 EVERYONE: dict[str, Any] = {"audience": {}, "topics": []}
@@ -296,14 +296,6 @@ def test_a_scheduled_campaign_is_snapshotted_when_it_starts(
     assert ("delivery.send_batch", (campaign["id"],)) in enqueued_jobs
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _use_relay(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("MAIL_BACKEND", "smtp")
     monkeypatch.setenv("SMTP_URL", url)
@@ -318,7 +310,7 @@ def test_a_relay_that_is_down_pauses_the_campaign_until_it_answers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     campaign_id = launched(client, client_as, **EVERYONE)
-    _use_relay(monkeypatch, f"smtp://127.0.0.1:{_closed_port()}")
+    _use_relay(monkeypatch, f"smtp://127.0.0.1:{free_port()}")
     try:
         report = send_campaign_batch(campaign_id, worker="w")
         assert report.paused_for_relay

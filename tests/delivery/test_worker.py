@@ -39,7 +39,7 @@ from app.countries.treaty_data import load_countries, read_treaty_data
 from app.delivery.models import Delivery, DeliveryState, OutboxMessage
 from app.demo.seed import seed_demo_registry
 from tests.conftest import missing_service
-from tests.delivery.smtp_sink import SmtpSink, running_smtp_sink
+from tests.delivery.smtp_sink import SmtpSink, free_port, running_smtp_sink
 from tests.factories import STAFF
 
 # Its own databases and processes: CI runs it in one of its two passes only.
@@ -256,14 +256,6 @@ def test_three_sigkills_lose_nobody(
     assert sum(duplicates.values()) <= kills * 2 * 50
     for message in sink.messages:
         assert message.parsed()["Message-ID"] == expected[message.rcpt_to[0]]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
