@@ -10,6 +10,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_ORGANIZATIONS ?= 2500
 PYTEST_ARGS ?=
+# Tests run in one process per core (pytest-xdist); PYTEST_WORKERS=0 runs them in this one.
+PYTEST_WORKERS ?= auto
 
 BIN := $(VENV)/bin
 COALITION := $(BIN)/coalition
@@ -66,7 +68,7 @@ run: setup
 	"$(COALITION)" serve --host $(HOST) --port $(PORT)
 
 test: setup
-	"$(BIN)/pytest" $(PYTEST_ARGS)
+	"$(BIN)/pytest" -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Benchmarks print figures; they are not tests (see bench/).
 bench: setup
