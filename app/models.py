@@ -6,6 +6,7 @@ from app.core.audit import AuditEntry
 from app.core.models import metadata
 from app.countries.models import Country, CountryStatusChange, Region
 from app.delivery.models import Delivery, OutboxMessage, Suppression
+from app.inbound.models import InboundMessage
 from app.members.models import (
     Contact,
     ContactTopicOptOut,
@@ -15,8 +16,10 @@ from app.members.models import (
     OrganizationFocusArea,
     OrganizationLanguage,
 )
+from app.tracking.models import ActionReport, ResponseEvent
 
 __all__ = [
+    "ActionReport",
     "AuditEntry",
     "Campaign",
     "CampaignRegion",
@@ -28,12 +31,14 @@ __all__ = [
     "Credential",
     "CustomFieldDefinition",
     "Delivery",
+    "InboundMessage",
     "MembershipApplication",
     "Organization",
     "OrganizationFocusArea",
     "OrganizationLanguage",
     "OutboxMessage",
     "Region",
+    "ResponseEvent",
     "SignInLink",
     "Suppression",
     "User",
