@@ -1,7 +1,9 @@
 """The mail path behind one small interface, with two implementations:
 
 - `SmtpMessenger`: the relay at SMTP_URL, over one connection reused for as long as it
-  works (reopened when the relay drops it).
+  works (reopened when the relay drops it). Where the relay offers PIPELINING (RFC
+  2920), MAIL, RCPT and DATA go out in one write: two round trips a message instead of
+  four, which is most of what a message costs against a nearby relay.
 - `OutboxMessenger`: the embedded default; messages are kept in the outbox table for
   staff to read on the outbox page, and nothing leaves the machine.
 
@@ -10,9 +12,11 @@ A send either returns (the relay answered 250, or the outbox stored it) or raise
 (5xx: this recipient will not take it).
 """
 
+import re
 import smtplib
+import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -58,16 +62,25 @@ class Messenger(Protocol):
 
 
 class SmtpMessenger:
+    # A connection unused this long is checked with a NOOP before the next message:
+    # relays close idle connections (Postfix after 300 s), and a message must not be
+    # counted as a relay failure because the connection went stale between batches.
+    IDLE_CHECK_SECONDS = 10.0
+
     def __init__(self, settings: Settings) -> None:
         self._relay = parse_smtp_url(settings.smtp_url)
         self._timeout = settings.smtp_timeout_seconds
         self._connection: smtplib.SMTP | None = None
+        self._last_used = 0.0
 
     def send(self, message: OutgoingMessage) -> None:
         try:
-            if self._connection is None:
-                self._connection = connect(self._relay, self._timeout)
-            self._connection.sendmail(message.envelope_from, [message.to], message.raw)
+            connection = self._open_connection()
+            if connection.has_extn("pipelining"):
+                _send_pipelined(connection, message.envelope_from, message.to, message.raw)
+            else:
+                connection.sendmail(message.envelope_from, [message.to], message.raw)
+            self._last_used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = next(iter(error.recipients.values()))
             raise _classified(code, reply) from None
@@ -80,6 +93,18 @@ class SmtpMessenger:
         except (OSError, smtplib.SMTPException) as error:  # dropped, refused, timed out
             self._drop()
             raise TemporaryFailure(describe_error(error), relay_down=True) from None
+
+    def _open_connection(self) -> smtplib.SMTP:
+        if self._connection is not None and (
+            time.monotonic() - self._last_used > self.IDLE_CHECK_SECONDS
+        ):
+            try:
+                self._connection.noop()
+            except (OSError, smtplib.SMTPException):
+                self._drop()
+        if self._connection is None:
+            self._connection = connect(self._relay, self._timeout)
+        return self._connection
 
     def probe(self) -> None:
         """Raise TemporaryFailure unless the relay answers (a connection and a NOOP)."""
@@ -112,6 +137,49 @@ class SmtpMessenger:
                 pass
             finally:
                 self._connection = None
+
+
+_LINE_STARTING_WITH_A_DOT = re.compile(rb"(?m)^\.")
+
+
+def _send_pipelined(connection: smtplib.SMTP, sender: str, recipient: str, raw: bytes) -> None:
+    """One message over a connection whose relay offers PIPELINING (RFC 2920): the
+    envelope and DATA in one write, then the content; raise as `sendmail` would.
+
+    The addresses were validated when they were stored (and the bounce address is ours),
+    so they go out as they are, without smtplib's slow address parser."""
+    connection.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
+    mail_reply = connection.getreply()
+    rcpt_reply = connection.getreply()
+    data_reply = connection.getreply()
+    if data_reply[0] == 354 and (mail_reply[0] != 250 or rcpt_reply[0] not in (250, 251)):
+        # A relay that accepted DATA after refusing the envelope: end the empty message.
+        connection.send(b".\r\n")
+        connection.getreply()
+    if mail_reply[0] != 250:
+        _reset(connection)
+        raise smtplib.SMTPSenderRefused(mail_reply[0], mail_reply[1], sender)
+    if rcpt_reply[0] not in (250, 251):
+        _reset(connection)
+        raise smtplib.SMTPRecipientsRefused({recipient: rcpt_reply})
+    if data_reply[0] != 354:
+        _reset(connection)
+        raise smtplib.SMTPDataError(*data_reply)
+    content = _LINE_STARTING_WITH_A_DOT.sub(b"..", raw)
+    if not content.endswith(b"\r\n"):
+        content += b"\r\n"
+    connection.send(content + b".\r\n")
+    code, reply = connection.getreply()
+    if code != 250:
+        _reset(connection)
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _reset(connection: smtplib.SMTP) -> None:
+    """RSET after a refusal, as sendmail does; a relay that hung up is found by the
+    next command."""
+    with suppress(OSError, smtplib.SMTPException):
+        connection.rset()
 
 
 def _classified(code: int, reply: bytes | str) -> Exception:

@@ -17,6 +17,7 @@ expires, and it is sent again with the same Message-ID: the bounded duplicate.
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -122,7 +123,7 @@ def send_campaign_batch(
             session, [c.contact_id for c in claims if c.contact_id], topics=campaign.topics
         )
     own_messenger = messenger is None
-    messenger = messenger or messenger_for(settings)
+    messenger = messenger or shared_messenger(settings)
     signer = DkimSigner.from_settings(settings)
     limiter = rate_limiter_for(settings)
     domain = store.mail_domain()
@@ -183,9 +184,12 @@ def send_campaign_batch(
                         store.release(session, remaining, worker=worker)
                     report.released = len(remaining)
                     break
-    finally:
+    except BaseException:
+        # Mid-conversation, the connection's state is unknown: the next batch opens a
+        # fresh one (the outbox keeps what it was given).
         if own_messenger:
             messenger.close()
+        raise
     for outcome in report.outcomes:
         if outcome.state is DeliveryState.sent:
             report.sent += 1
@@ -361,6 +365,20 @@ def _compiled(
         language: compile_variant(language=language, subject=subject, body=body)
         for language, subject, body in variants
     }
+
+
+_shared_messengers: dict[tuple[int, int, str, str], Messenger] = {}
+
+
+def shared_messenger(settings: Settings) -> Messenger:
+    """One messenger per process and thread, kept between batches, so that its SMTP
+    connection serves batch after batch instead of being opened for each one (keyed by
+    process id too: a connection must never cross a fork)."""
+    key = (os.getpid(), threading.get_ident(), settings.mail_backend, settings.smtp_url)
+    messenger = _shared_messengers.get(key)
+    if messenger is None:
+        messenger = _shared_messengers[key] = messenger_for(settings)
+    return messenger
 
 
 def messenger_for(settings: Settings) -> Messenger:

@@ -1,7 +1,8 @@
 """A minimal SMTP server for tests: accepts mail on localhost and keeps what it got.
 
 Enough of RFC 5321 for smtplib: EHLO/HELO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP,
-QUIT. Recipients listed in `refuse` get a permanent 550.
+QUIT, and PIPELINING (RFC 2920; commands are read line by line, so a client may send
+several at once). Recipients listed in `refuse` get a permanent 550.
 """
 
 import base64
@@ -37,6 +38,8 @@ class SmtpSink:
     refuse: frozenset[str] = frozenset()
     # Answer 451 (try again later) to every n-th recipient (0: never).
     defer_every: int = 0
+    # Offer PIPELINING in the EHLO reply (real relays do; off to test the plain path).
+    pipelining: bool = True
     messages: list[ReceivedMessage] = field(default_factory=list)
     recipients_seen: int = 0
     logins: list[tuple[str, str]] = field(default_factory=list)
@@ -70,6 +73,8 @@ class _Handler(socketserver.StreamRequestHandler):
             argument = command[len(verb) :].strip()
             if verb == "EHLO":
                 self.reply("250-sink")
+                if sink.pipelining:
+                    self.reply("250-PIPELINING")
                 self.reply("250-AUTH PLAIN")
                 self.reply("250 8BITMIME")
             elif verb == "HELO":
@@ -95,6 +100,8 @@ class _Handler(socketserver.StreamRequestHandler):
                 else:
                     rcpt_to.append(address)
                     self.reply("250 2.1.5 Ok")
+            elif verb == "DATA" and not rcpt_to:
+                self.reply("554 5.5.1 Error: no valid recipients")
             elif verb == "DATA":
                 self.reply("354 End data with <CR><LF>.<CR><LF>")
                 data = bytearray()
@@ -127,14 +134,22 @@ class _Server(socketserver.ThreadingTCPServer):
 
 @contextmanager
 def running_smtp_sink(
-    refuse: frozenset[str] = frozenset(), *, port: int = 0, defer_every: int = 0
+    refuse: frozenset[str] = frozenset(),
+    *,
+    port: int = 0,
+    defer_every: int = 0,
+    pipelining: bool = True,
 ) -> Iterator[SmtpSink]:
     """A sink on `port` (0: any free one); `defer_every` answers 451 to every n-th
     recipient."""
     server = _Server(("127.0.0.1", port), _Handler)
     host, bound_port = server.server_address[:2]
     server.sink = SmtpSink(
-        host=str(host), port=int(bound_port), refuse=refuse, defer_every=defer_every
+        host=str(host),
+        port=int(bound_port),
+        refuse=refuse,
+        defer_every=defer_every,
+        pipelining=pipelining,
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

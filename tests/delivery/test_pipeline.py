@@ -35,9 +35,10 @@ def _quick(quick_password_hashing: None) -> None:
     """Each test signs in two secretariat users."""
 
 
-@pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpSink]:
-    with running_smtp_sink(refuse=frozenset({"e@example.org"})) as sink:
+@pytest.fixture(params=[True, False], ids=["pipelining", "plain"])
+def smtp(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpSink]:
+    """A relay that refuses E, offering PIPELINING or not (both client paths)."""
+    with running_smtp_sink(refuse=frozenset({"e@example.org"}), pipelining=request.param) as sink:
         monkeypatch.setenv("MAIL_BACKEND", "smtp")
         monkeypatch.setenv("SMTP_URL", sink.url())
         get_settings.cache_clear()
