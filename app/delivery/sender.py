@@ -274,7 +274,7 @@ def _send_one(
         return store.Outcome(
             claim.id, DeliveryState.queued, str(error), retry_at=clock() + backoff(claim.attempts)
         )
-    return store.Outcome(claim.id, DeliveryState.sent)
+    return store.Outcome(claim.id, DeliveryState.sent, at=clock())
 
 
 def backoff(attempts: int) -> timedelta:

@@ -19,7 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
@@ -209,6 +221,8 @@ class Outcome:
     # The relay was down: the try does not count toward SEND_MAX_ATTEMPTS, so an outage
     # never fails a recipient.
     refund_attempt: bool = False
+    # When the relay answered 250 (sent rows); the checkpoint's time if not given.
+    at: datetime | None = None
 
 
 def record_results(
@@ -225,21 +239,30 @@ def record_results(
     now = now or utcnow()
     owned = and_(col(Delivery.lease_owner) == worker, col(Delivery.state) == DeliveryState.sending)
     written = 0
-    sent_ids = [o.delivery_id for o in outcomes if o.state is DeliveryState.sent]
-    if sent_ids:
-        result = session.execute(
-            update(Delivery)
-            .where(col(Delivery.id).in_(sent_ids), owned)
+    sent = [
+        {"sent_id": o.delivery_id, "sent_at": o.at or now}
+        for o in outcomes
+        if o.state is DeliveryState.sent
+    ]
+    if sent:
+        # One statement run for every row (psycopg pipelines them), so that each row
+        # keeps the moment of its own 250: the progress rate and "first message out"
+        # are measured from it.
+        # Core, for an executemany (the ORM would make it a bulk update by primary key).
+        deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
+        sent_result = session.connection().execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("sent_id"), owned)
             .values(
                 state=DeliveryState.sent,
-                sent_at=now,
+                sent_at=bindparam("sent_at"),
                 last_error=None,
                 lease_owner=None,
                 lease_expires_at=None,
-            )
-            .execution_options(synchronize_session=False)
+            ),
+            sent,
         )
-        written += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        written += int(sent_result.rowcount or 0)
     for outcome in outcomes:
         if outcome.state is DeliveryState.sent:
             continue

@@ -5,7 +5,7 @@ through a real SMTP server, results recorded only by the owner, and the scan.
 """
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -179,6 +179,30 @@ class FlakyRelay:
 
     def close(self) -> None:
         pass
+
+
+class AcceptingRelay(FlakyRelay):
+    """Answers 250 to everyone."""
+
+    def send(self, message: OutgoingMessage) -> None:
+        self.tries += 1
+
+
+def test_each_delivery_keeps_the_moment_of_its_own_250(
+    client: TestClient, client_as: Any, session: Session, world: World
+) -> None:
+    campaign_id = launched(client, client_as, **EVERYONE)
+    start = utcnow()
+    ticks = iter(range(1000))
+
+    def clock() -> datetime:  # a second later at every reading
+        return start + timedelta(seconds=next(ticks))
+
+    send_campaign_batch(campaign_id, worker="w", messenger=AcceptingRelay(), clock=clock)
+    sent_at = [row.sent_at for row in deliveries(session, campaign_id) if row.state == "sent"]
+    assert len(sent_at) == 10
+    # Recorded together at one checkpoint, but each at its own time.
+    assert len(set(sent_at)) == 10
 
 
 def test_temporary_failures_retry_with_backoff_then_give_up(
