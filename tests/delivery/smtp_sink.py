@@ -38,6 +38,9 @@ class SmtpSink:
     refuse: frozenset[str] = frozenset()
     # Answer 451 (try again later) to every n-th recipient (0: never).
     defer_every: int = 0
+    # Answer 421 (closing the connection) to every n-th MAIL (0: never).
+    close_every: int = 0
+    mails_seen: int = 0
     # Offer PIPELINING in the EHLO reply (real relays do; off to test the plain path).
     pipelining: bool = True
     messages: list[ReceivedMessage] = field(default_factory=list)
@@ -88,6 +91,10 @@ class _Handler(socketserver.StreamRequestHandler):
                 sink.logins.append((user, password))
                 self.reply("235 2.7.0 Authentication successful")
             elif verb == "MAIL":
+                sink.mails_seen += 1
+                if sink.close_every and sink.mails_seen % sink.close_every == 0:
+                    self.reply("421 4.3.2 Service shutting down, closing transmission channel")
+                    return
                 mail_from, rcpt_to = _address(argument), []
                 self.reply("250 2.1.0 Ok")
             elif verb == "RCPT":
@@ -105,7 +112,9 @@ class _Handler(socketserver.StreamRequestHandler):
             elif verb == "DATA":
                 self.reply("354 End data with <CR><LF>.<CR><LF>")
                 data = bytearray()
-                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                while (chunk := self.rfile.readline()) != b".\r\n":
+                    if not chunk:
+                        return  # cut off mid-message: nothing was accepted
                     data += chunk[1:] if chunk.startswith(b"..") else chunk
                 sink.messages.append(ReceivedMessage(mail_from, rcpt_to, bytes(data)))
                 self.reply("250 2.0.0 Ok: queued")
@@ -138,10 +147,11 @@ def running_smtp_sink(
     *,
     port: int = 0,
     defer_every: int = 0,
+    close_every: int = 0,
     pipelining: bool = True,
 ) -> Iterator[SmtpSink]:
     """A sink on `port` (0: any free one); `defer_every` answers 451 to every n-th
-    recipient."""
+    recipient, `close_every` 421 to every n-th MAIL (and hangs up)."""
     server = _Server(("127.0.0.1", port), _Handler)
     host, bound_port = server.server_address[:2]
     server.sink = SmtpSink(
@@ -149,6 +159,7 @@ def running_smtp_sink(
         port=int(bound_port),
         refuse=refuse,
         defer_every=defer_every,
+        close_every=close_every,
         pipelining=pipelining,
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
