@@ -236,6 +236,25 @@ def peak_memory_mb(parents: list[int]) -> float:
     return peak / 1024
 
 
+def wait_for_workers(env: dict[str, str], processes: int, timeout: float = 120) -> None:
+    """Until the Celery worker answers a ping with its pool up (a launch before that
+    would measure the worker's start-up, not the pipeline)."""
+    os.environ.update(env)
+    from workers.celery_app import create_celery_app
+
+    app = create_celery_app()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies = app.control.ping(timeout=1.0)
+        if replies:
+            stats = app.control.inspect(timeout=1.0).stats() or {}
+            pools = [len(s.get("pool", {}).get("processes", [])) for s in stats.values()]
+            if sum(pools) >= processes:
+                return
+        time.sleep(0.5)
+    sys.exit("the Celery workers did not come up: run `coalition worker` by hand")
+
+
 def measure(env: dict[str, str], campaign_id: int, workers: int) -> Figures:
     from app.campaigns.models import Campaign, CampaignStatus
     from app.delivery.models import Delivery, DeliveryState
@@ -252,7 +271,7 @@ def measure(env: dict[str, str], campaign_id: int, workers: int) -> Figures:
     ]
     engine = create_engine(env["DATABASE_URL"])
     try:
-        time.sleep(6)  # let Celery start and connect
+        wait_for_workers(env, workers)
         snapshot_started = time.perf_counter()
         launch(campaign_id)
         snapshot_seconds = time.perf_counter() - snapshot_started

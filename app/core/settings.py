@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     mail_from: str = "Coalition for the ICC <alerts@example.org>"
     # Transactional mail (sign-in links, welcome messages): "outbox" keeps it in the
     # outbox table for staff to read (the embedded default); "smtp" also hands it to
-    # SMTP_URL (smtp://[user:pass@]host:port, smtps:// for TLS, ?starttls=1) once the
+    # SMTP_URL (smtp://[user:pass@]host:port, smtps:// for TLS, ?tls=starttls) once the
     # transaction that wrote it has committed.
     mail_backend: Literal["outbox", "smtp"] = "outbox"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -227,13 +227,23 @@ class RelayAddress:
         return f"RelayAddress(host={self.host!r}, port={self.port}, user={self.username!r})"
 
 
+_TLS_MODES = {"none", "starttls", "implicit"}
+
+
 def parse_smtp_url(url: str) -> RelayAddress:
-    """smtp://[user:pass@]host[:port][?starttls=1] or smtps://… (implicit TLS)."""
+    """smtp://[user:pass@]host[:port][?tls=starttls|implicit|none] (the older
+    `?starttls=1` too), or smtps://… for implicit TLS."""
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ValueError("SMTP_URL must look like smtp://host:port or smtps://host:port")
-    implicit_tls = parts.scheme == "smtps"
-    starttls = parse_qs(parts.query).get("starttls", ["0"])[-1].lower() in {"1", "true", "yes"}
+    query = parse_qs(parts.query)
+    tls = query.get("tls", ["implicit" if parts.scheme == "smtps" else "none"])[-1].lower()
+    if tls not in _TLS_MODES:
+        raise ValueError(f"SMTP_URL's tls must be one of {', '.join(sorted(_TLS_MODES))}")
+    implicit_tls = tls == "implicit"
+    starttls = tls == "starttls" or (
+        query.get("starttls", ["0"])[-1].lower() in {"1", "true", "yes"}
+    )
     return RelayAddress(
         host=parts.hostname,
         port=parts.port or (465 if implicit_tls else 25),

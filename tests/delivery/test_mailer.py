@@ -232,7 +232,17 @@ def test_smtp_urls() -> None:
         "secret",
     )
     assert "secret" not in repr(relay)
-    for wrong in ("http://relay.example.org", "relay.example.org:25", "smtp://"):
+    assert parse_smtp_url("smtp://relay.example.org:587?tls=starttls").starttls
+    assert parse_smtp_url("smtp://relay.example.org:465?tls=implicit").implicit_tls
+    plain = parse_smtp_url("smtp://relay.example.org?tls=none")
+    assert not plain.starttls
+    assert not plain.implicit_tls
+    for wrong in (
+        "http://relay.example.org",
+        "relay.example.org:25",
+        "smtp://",
+        "smtp://relay.example.org?tls=maybe",
+    ):
         with pytest.raises(ValueError, match="SMTP_URL"):
             parse_smtp_url(wrong)
 
