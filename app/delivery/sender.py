@@ -130,7 +130,7 @@ def send_campaign_batch(
     pending: list[store.Outcome] = []
     permanent_contacts: list[int] = []
     relay_down_in_a_row = 0
-    last_checkpoint = time.monotonic()
+    last_renewal = time.monotonic()  # the claim set the lease
     lease_margin = settings.send_lease_seconds / 3
     try:
         for position, claim in enumerate(claims):
@@ -156,22 +156,25 @@ def send_campaign_batch(
                         session, campaign, f"The mail relay is not answering: {outcome.error}"
                     ):
                         report.paused_for_relay = True
-            # Also by time: a slow relay must not let the lease run out mid-batch (the
-            # scan would hand the rows to another worker and they would go twice).
-            lease_running_out = time.monotonic() - last_checkpoint > lease_margin
+            # A slow relay must not let the lease run out mid-batch (the scan would hand
+            # the rows to another worker and they would go twice), so the lease on the
+            # rest is renewed once a third of it has passed; not at every checkpoint,
+            # which rewrote every remaining row several times a batch.
+            lease_running_out = time.monotonic() - last_renewal > lease_margin
             if (
                 relay_down
                 or lease_running_out
                 or len(pending) >= CHECKPOINT
                 or position == len(claims) - 1
             ):
-                last_checkpoint = time.monotonic()
                 remaining = [c.id for c in claims[position + 1 :]]
+                if lease_running_out:
+                    last_renewal = time.monotonic()
                 still_sending = _checkpoint(
                     campaign_id,
                     pending,
                     permanent_contacts,
-                    remaining,
+                    remaining if lease_running_out else [],
                     messenger,
                     worker,
                     settings,
@@ -286,21 +289,21 @@ def _checkpoint(
     campaign_id: int,
     outcomes: list[store.Outcome],
     permanent_contacts: list[int],
-    remaining: list[int],
+    renew_ids: list[int],
     messenger: Messenger,
     worker: str,
     settings: Settings,
     clock: Callable[[], datetime],
 ) -> bool:
-    """Make the sends durable, record them, renew the lease; return whether the campaign
-    is still sending."""
+    """Make the sends durable, record them, renew the lease on `renew_ids`; return
+    whether the campaign is still sending."""
     messenger.flush()
     with session_scope() as session:
         store.record_results(
             session,
             outcomes,
             worker=worker,
-            renew_ids=remaining,
+            renew_ids=renew_ids,
             lease_seconds=settings.send_lease_seconds,
             now=clock(),
         )

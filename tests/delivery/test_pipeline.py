@@ -4,6 +4,7 @@ through a real SMTP server, results recorded only by the owner, and the scan.
 (The same code under a real Celery worker, killed at random, is in test_worker.py.)
 """
 
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from app.accounts.principal import Role
 from app.campaigns.models import Campaign, CampaignStatus
+from app.core.db import session_scope
 from app.core.settings import get_settings
 from app.core.types import utcnow
 from app.delivery import store
@@ -229,6 +231,42 @@ def test_temporary_failures_retry_with_backoff_then_give_up(
     assert {row.state for row in rows} == {"failed"}
     assert all(row.attempts == attempts for row in rows)
     assert relay.tries == 2 * attempts
+
+
+class SlowRelay(AcceptingRelay):
+    """Takes its time over every message, while the scan keeps returning expired
+    leases to the queue."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.expired = 0
+
+    def send(self, message: OutgoingMessage) -> None:
+        time.sleep(self.seconds)
+        with session_scope() as unit:
+            self.expired += store.expire_leases(unit, utcnow())
+        super().send(message)
+
+
+def test_a_slow_batch_renews_its_lease_so_nobody_takes_its_rows(
+    client: TestClient,
+    client_as: Any,
+    session: Session,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ten messages at 0.7 s each outlast a 5-second lease: the worker renews it
+    while it sends, so the scan never hands its rows to another worker."""
+    monkeypatch.setenv("SEND_LEASE_SECONDS", "5")
+    get_settings.cache_clear()
+    campaign_id = launched(client, client_as, **EVERYONE)
+    relay = SlowRelay(0.7)
+    report = send_campaign_batch(campaign_id, worker="slow", messenger=relay)
+    get_settings.cache_clear()
+    assert relay.expired == 0
+    assert report.sent == relay.tries == 10
+    assert {row.state for row in deliveries(session, campaign_id)} == {"sent"}
 
 
 def test_only_the_lease_holder_records_results(
