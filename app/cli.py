@@ -12,6 +12,7 @@ from app.core import migrations
 from app.core.db import session_scope
 from app.core.settings import get_settings
 from app.countries.regions import RegionSlug
+from app.inbound.cli import mail_cli
 
 cli = typer.Typer(
     help="Coalition for the ICC: member registry and action alerts.", no_args_is_help=True
@@ -30,6 +31,7 @@ users_cli = typer.Typer(
 cli.add_typer(users_cli, name="users")
 campaigns_cli = typer.Typer(help="Action alerts.", no_args_is_help=True)
 cli.add_typer(campaigns_cli, name="campaigns")
+cli.add_typer(mail_cli, name="mail")
 
 console = Console(stderr=True)
 

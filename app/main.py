@@ -18,15 +18,19 @@ from app.core.errors import NotAuthenticated
 from app.core.headers import install_security_headers
 from app.core.http import domain_error_response, install_error_handlers
 from app.countries.router import router as countries_router
+from app.inbound.router import router as inbound_router
 from app.members.applications_router import router as applications_router
 from app.members.personal_data_router import router as personal_data_router
 from app.members.router import router as members_router
+from app.reports.router import router as reports_router
+from app.tracking.router import router as tracking_router
 from app.web.account_pages import router as account_pages_router
 from app.web.account_pages import sign_in_url
 from app.web.admin_pages import router as admin_pages_router
 from app.web.application_pages import router as application_pages_router
 from app.web.campaign_pages import router as campaign_pages_router
 from app.web.member_pages import router as member_pages_router
+from app.web.report_pages import router as report_pages_router
 from app.web.router import not_found_page
 from app.web.router import router as web_router
 from app.web.templating import STATIC_DIR
@@ -52,6 +56,8 @@ def create_app() -> FastAPI:
     app.include_router(applications_router)
     app.include_router(personal_data_router)
     app.include_router(campaigns_router)
+    app.include_router(inbound_router)
+    app.include_router(reports_router)
     app.include_router(audit_router)
     app.include_router(web_router)
     app.include_router(account_pages_router)
@@ -59,6 +65,8 @@ def create_app() -> FastAPI:
     app.include_router(application_pages_router)
     app.include_router(admin_pages_router)
     app.include_router(campaign_pages_router)
+    app.include_router(tracking_router)
+    app.include_router(report_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(NotAuthenticated)

@@ -131,6 +131,7 @@ def upgrade() -> None:
         sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
         sa.Column("diagnostic", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
         sa.Column("body_text", sa.Text(), nullable=True),
+        sa.Column("automatic", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
             ["campaigns.id"],

@@ -10,7 +10,9 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.accounts.principal import Principal, Role
 from app.campaigns.models import Campaign, CampaignRegion, CampaignStatus
-from app.countries.models import Country
+from app.countries.models import Country, Region
+from app.delivery.models import Delivery
+from app.inbound.models import InboundMessage
 from app.members.models import Contact, Organization
 
 
@@ -31,6 +33,49 @@ def visible_organizations(principal: Principal) -> SelectOfScalar[Organization]:
 def visible_contacts(principal: Principal) -> SelectOfScalar[Contact]:
     organization_ids = visible_organizations(principal).with_only_columns(col(Organization.id))
     return select(Contact).where(col(Contact.organization_id).in_(organization_ids))
+
+
+def visible_deliveries(principal: Principal) -> SelectOfScalar[Delivery]:
+    """Campaign deliveries (and so the responses to them) the principal may count.
+
+    The secretariat sees them all, including those whose contact was erased since:
+    they still count in the figures. Anyone else sees the deliveries to contacts she
+    may see, so a regional lead's figures hold her regions' members and no others."""
+    query = select(Delivery)
+    if principal.role is Role.secretariat:
+        return query
+    contact_ids = visible_contacts(principal).with_only_columns(col(Contact.id))
+    return query.where(col(Delivery.contact_id).in_(contact_ids))
+
+
+def visible_regions(principal: Principal) -> SelectOfScalar[Region]:
+    """The regions whose figures the principal reads: every region for the secretariat,
+    a regional lead's own, a member's organisation's."""
+    query = select(Region)
+    if principal.role is Role.secretariat:
+        return query
+    if principal.role is Role.regional_lead:
+        return query.where(col(Region.slug).in_(principal.regions))
+    organization_regions = (
+        visible_organizations(principal)
+        .join(Country, col(Country.iso3) == col(Organization.country_iso3))
+        .with_only_columns(col(Country.region_slug))
+    )
+    return query.where(col(Region.slug).in_(organization_regions))
+
+
+def visible_inbound_messages(principal: Principal) -> SelectOfScalar[InboundMessage]:
+    """Mail received about alerts (replies, bounces) that the principal may read: all of
+    it for the secretariat; for a regional lead, what answers a delivery to a contact
+    she may see (a message that names no delivery is the secretariat's to sort out);
+    nothing for members."""
+    query = select(InboundMessage)
+    if principal.role is Role.secretariat:
+        return query
+    if principal.role is Role.regional_lead:
+        contact_ids = visible_contacts(principal).with_only_columns(col(Contact.id))
+        return query.where(col(InboundMessage.contact_id).in_(contact_ids))
+    return query.where(false())
 
 
 def may_place_organization_in(principal: Principal, country: Country) -> bool:

@@ -16,9 +16,18 @@ Markdown and Jinja must not mangle each other (Markdown would escape the quotes 
 `{% if x == "none" %}` and percent-encode a `{{ links.report }}` link), so every Jinja
 construct is swapped for an alphanumeric placeholder, the Markdown is rendered, the
 layout is rendered around it and its CSS inlined, and only then is the Jinja put back.
+
+Campaigns that count clicks have the links staff wrote in the body (http and https,
+with no token in their address) pointed at `/r/<signed token>/<n>` instead, n being the
+link's position in the variant (`tracked_links` gives the same list to the redirect, so
+the numbers agree); campaigns that count opens get a one-pixel image. Previews and test
+sends compile without either, so they show where links really lead. The plain-text part
+is the Markdown as written, so its links are left as they are: the destination shows,
+and a click there is not counted.
 """
 
 import difflib
+import html as html_text
 import re
 import secrets
 from collections.abc import Callable
@@ -27,6 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import css_inline
 from jinja2 import (
@@ -44,7 +54,14 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from app.campaigns.tokens import NAMESPACES, TOKEN_NAMES, Context, sample_context
+from app.campaigns.tokens import (
+    NAMESPACES,
+    RESERVED_NAMES,
+    TOKEN_NAMES,
+    TRACKING_NAMESPACE,
+    Context,
+    sample_context,
+)
 from app.i18n import SUPPORTED_LANGUAGES, text_direction, translations
 
 EMAIL_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "email_templates"
@@ -215,6 +232,8 @@ class TokenChecker:
     def check(self, node: nodes.Node) -> None:
         if isinstance(node, FORBIDDEN_TAGS):
             raise self.problem(node, "that tag is not allowed")
+        if isinstance(node, nodes.Macro) and node.name in RESERVED_NAMES:
+            raise self.reserved_name(node, node.name)
         if isinstance(node, nodes.Name):
             self.check_name(node)
         elif isinstance(node, nodes.Getattr | nodes.Getitem):
@@ -232,10 +251,8 @@ class TokenChecker:
 
     def check_name(self, node: nodes.Name) -> None:
         if node.ctx in ("store", "param"):
-            if node.name in NAMESPACES:
-                raise self.problem(
-                    node, f"`{node.name}` is the name of tokens: choose another name", node.name
-                )
+            if node.name in RESERVED_NAMES:
+                raise self.reserved_name(node, node.name)
             return
         if node.name in self.variables:
             return
@@ -293,6 +310,11 @@ class TokenChecker:
         if node.dyn_args is not None or node.dyn_kwargs is not None:
             raise self.problem(node, "that expression is not allowed")
         self.check_children(node)
+
+    def reserved_name(self, node: nodes.Node, name: str) -> TemplateProblem:
+        if name in NAMESPACES:
+            return self.problem(node, f"`{name}` is the name of tokens: choose another name", name)
+        return self.problem(node, f"`{name}` is a name the alert uses: choose another name", name)
 
     def unknown_token(self, node: nodes.Node, name: str) -> TemplateProblem:
         text = f"`{name}` is not a token you can use"
@@ -559,7 +581,62 @@ def _token_source(name: str) -> str:
     return "{{ " + name + " }}"
 
 
-def html_template_source(*, language: str, body: str, title: str) -> str:
+# --- Counting clicks -------------------------------------------------------------------
+
+# Markdown's links (it escapes quotes in attributes, so an address ends at the first ").
+_LINK_HREF = re.compile(r'<a href="([^"]*)"')
+_TRACKED_SCHEMES = frozenset({"http", "https"})
+_CLICK_SOURCE = "{{ " + TRACKING_NAMESPACE + ".click }}"
+_OPEN_IMAGE_SOURCE = "{{ " + TRACKING_NAMESPACE + ".open }}"
+
+
+def _is_tracked(href: str, placeholders: Placeholders) -> bool:
+    """A web address written out in full. Addresses built from tokens differ for each
+    recipient, so no single redirect could stand for them; mailto: and the like are not
+    visits."""
+    if placeholders.prefix in href:
+        return False
+    try:
+        scheme = urlsplit(html_text.unescape(href)).scheme
+    except ValueError:
+        return False
+    return scheme.lower() in _TRACKED_SCHEMES
+
+
+def _route_links_through_tracking(html: str, placeholders: Placeholders) -> str:
+    number = 0
+
+    def tracked(match: re.Match[str]) -> str:
+        nonlocal number
+        if not _is_tracked(match.group(1), placeholders):
+            return match.group(0)
+        number += 1
+        return f'<a href="{placeholders.hold(_CLICK_SOURCE, EXPRESSION)}/{number}"'
+
+    return _LINK_HREF.sub(tracked, html)
+
+
+@lru_cache(maxsize=256)
+def tracked_links(body: str) -> tuple[str, ...]:
+    """The addresses a variant's click links lead to, in their order (link n is item
+    n-1): what the redirect sends a click to, and nothing else."""
+    placeholders = Placeholders()
+    html = markdown_to_html(_normalized(body), placeholders)
+    return tuple(
+        html_text.unescape(href)
+        for href in _LINK_HREF.findall(html)
+        if _is_tracked(href, placeholders)
+    )
+
+
+def html_template_source(
+    *,
+    language: str,
+    body: str,
+    title: str,
+    track_clicks: bool = False,
+    track_opens: bool = False,
+) -> str:
     """The whole HTML message as Jinja for the sandbox: body, layout and inlined CSS."""
     placeholders = Placeholders()
 
@@ -567,6 +644,14 @@ def html_template_source(*, language: str, body: str, title: str) -> str:
         # A placeholder is letters and digits only: nothing to escape.
         return Markup(placeholders.hold(_token_source(name), EXPRESSION))  # noqa: S704
 
+    body_html = markdown_to_html(body, placeholders)
+    if track_clicks:
+        body_html = _route_links_through_tracking(body_html, placeholders)
+    open_image = (
+        Markup(placeholders.hold(_OPEN_IMAGE_SOURCE, EXPRESSION))  # noqa: S704
+        if track_opens
+        else None
+    )
     html = (
         layout_environment(language)
         .get_template(HTML_LAYOUT)
@@ -575,8 +660,9 @@ def html_template_source(*, language: str, body: str, title: str) -> str:
             direction=text_direction(language),
             title=title,
             # Markdown's own output: staff HTML in it is already escaped.
-            body=Markup(markdown_to_html(body, placeholders)),  # noqa: S704
+            body=Markup(body_html),  # noqa: S704
             personal=personal,
+            open_image=open_image,
         )
     )
     inlined = CSS_INLINER.inline(html)
@@ -675,9 +761,18 @@ DOCUMENT_TITLE = "Coalition for the International Criminal Court"
 
 
 def compile_variant(
-    *, language: str, subject: str, body: str, title: str = DOCUMENT_TITLE
+    *,
+    language: str,
+    subject: str,
+    body: str,
+    title: str = DOCUMENT_TITLE,
+    track_clicks: bool = False,
+    track_opens: bool = False,
 ) -> CompiledVariant:
-    """Markdown once, layout once, CSS inlined once, sandbox compile once."""
+    """Markdown once, layout once, CSS inlined once, sandbox compile once.
+
+    With `track_clicks` or `track_opens` the message needs the recipient's tracking
+    links in its context (`RecipientLinks.tracking`)."""
     subject, body = _normalized(subject), _normalized(body)
     subject_template = _compile_staff_text(subject, "subject")
     _checked_ast(body, "body")
@@ -686,7 +781,13 @@ def compile_variant(
         language=language,
         subject=subject_template,
         html=_compile(
-            html_template_source(language=language, body=body, title=title),
+            html_template_source(
+                language=language,
+                body=body,
+                title=title,
+                track_clicks=track_clicks,
+                track_opens=track_opens,
+            ),
             HTML_SANDBOX,
             "body",
         ),

@@ -38,12 +38,25 @@ class TokenInfo(BaseModel):
 
 
 @dataclass(frozen=True)
+class TrackingLinks:
+    """Where the links of an alert that counts clicks and opens point: `click` is the
+    base of each body link (`{click}/{n}`), `open_image` the image that counts an open."""
+
+    click: str
+    open_image: str
+
+
+@dataclass(frozen=True)
 class RecipientLinks:
-    """The recipient's own links (they carry the delivery's token), made by the caller."""
+    """The recipient's own links (they carry the delivery's token), made by the caller.
+
+    `tracking` is set for real deliveries only; previews and samples have none, and a
+    variant compiled with click or open tracking needs it."""
 
     report: str
     unsubscribe: str
     preferences: str
+    tracking: TrackingLinks | None = None
 
 
 # --- Words, marked for the catalogues and translated at use -------------------------
@@ -237,6 +250,11 @@ TOKEN_NAMES: frozenset[str] = frozenset(token.name for token in TOKENS)
 # The top-level names a template may read (each is a dict of tokens, never used bare).
 NAMESPACES: frozenset[str] = frozenset(name.split(".", 1)[0] for name in TOKEN_NAMES)
 
+# Not a token: the click and open links the layout writes for campaigns that count them.
+# Staff text can neither read it nor bind a name over it.
+TRACKING_NAMESPACE = "tracking"
+RESERVED_NAMES: frozenset[str] = NAMESPACES | {TRACKING_NAMESPACE}
+
 
 # --- Building a recipient's context -------------------------------------------------
 
@@ -251,8 +269,9 @@ def recipient_context(
     country: Country,
     links: RecipientLinks,
 ) -> Context:
-    """The values of every token for one recipient, in the alert's language."""
-    return {
+    """The values of every token for one recipient, in the alert's language (and the
+    tracking links, when the caller has them)."""
+    context: Context = {
         "contact": {
             "name": contact_name,
             "first_name": first_name(contact_name),
@@ -278,6 +297,12 @@ def recipient_context(
             "preferences": links.preferences,
         },
     }
+    if links.tracking is not None:
+        context[TRACKING_NAMESPACE] = {
+            "click": links.tracking.click,
+            "open": links.tracking.open_image,
+        }
+    return context
 
 
 def first_name(name: str) -> str:

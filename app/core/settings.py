@@ -63,6 +63,28 @@ class Settings(BaseSettings):
     dkim_private_key: str = ""
     dkim_private_key_file: str = ""
 
+    # --- responses to alerts (app/tracking) ---
+    # A click this soon after the relay accepted the message is a mail scanner's: people
+    # do not read and click that fast. Such clicks are kept, marked automated.
+    tracking_scanner_window_seconds: int = Field(default=10, ge=0)
+    # Every link of one message followed within this many seconds: a scanner too.
+    tracking_burst_window_seconds: float = Field(default=2.0, ge=0)
+
+    # --- mail that comes back: bounces, complaints, replies (app/inbound) ---
+    # The mail server's shared secret for POST /api/inbound/... (sent as
+    # "Authorization: Bearer <token>", 32+ characters). Empty: only a secretariat login.
+    inbound_token: str = ""
+    # A raw message larger than this is refused (413).
+    inbound_max_bytes: int = Field(default=10_000_000, ge=1024)
+    # After this many soft bounces (mailbox full, ...) an address counts as a hard bounce.
+    soft_bounce_limit: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _inbound_token_is_strong(self) -> "Settings":
+        if self.inbound_token and len(self.inbound_token) < 32:
+            raise ValueError("INBOUND_TOKEN must be at least 32 characters long (or empty)")
+        return self
+
     @model_validator(mode="after")
     def _secret_key_is_real(self) -> "Settings":
         if self.secret_key == DEMO_SECRET_KEY and not self.demo_mode:

@@ -1,19 +1,30 @@
-"""The links every alert carries, built one way for sends, previews and tests."""
+"""The links every alert carries, built one way for sends, previews and tests.
 
-from app.campaigns.tokens import RecipientLinks
+Each names the delivery by its token signed for that one purpose (app/tracking/signing.py),
+so that a link works only for what it was made for, and only for its own delivery.
+"""
+
+from app.campaigns.tokens import RecipientLinks, TrackingLinks
 from app.core.settings import get_settings
+from app.tracking.signing import Purpose, sign
 
 
 def delivery_links(token: str) -> RecipientLinks:
     """Report an action, unsubscribe (also the one-click List-Unsubscribe URL), and
-    preferences, each naming the delivery by its unguessable token."""
+    preferences; and, for alerts that count them, the bases of the click and open links
+    (used only where the campaign's tracking options put them in the message)."""
     base = get_settings().public_base_url.rstrip("/")
     return RecipientLinks(
-        report=f"{base}/act/{token}",
-        unsubscribe=f"{base}/unsubscribe/{token}",
-        preferences=f"{base}/preferences/{token}",
+        report=f"{base}/act/{sign(token, Purpose.act)}",
+        unsubscribe=f"{base}/unsubscribe/{sign(token, Purpose.unsubscribe)}",
+        preferences=f"{base}/preferences/{sign(token, Purpose.preferences)}",
+        tracking=TrackingLinks(
+            click=f"{base}/r/{sign(token, Purpose.click)}",
+            open_image=f"{base}/o/{sign(token, Purpose.open)}.gif",
+        ),
     )
 
 
-# Previews and test sends show where a recipient's links lead, acting for nobody.
+# Previews and test sends show where a recipient's links lead, acting for nobody: their
+# pages say so and record nothing.
 PREVIEW_TOKEN = "preview"  # noqa: S105  (not a secret: it names no delivery)

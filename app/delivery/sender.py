@@ -352,20 +352,33 @@ def _recipients(session: Session, contact_ids: list[int]) -> dict[int, _Recipien
 
 
 def compiled_variants(campaign: Campaign) -> dict[str, CompiledVariant]:
-    """Each variant compiled once per campaign version, however many batches follow."""
+    """Each variant compiled once per campaign version, however many batches follow,
+    with the click and open counting the campaign asks for."""
     return _compiled(
         campaign.id or 0,
         campaign.updated_at.isoformat(),
         tuple((v.language, v.subject, v.body) for v in campaign.variants),
+        campaign.track_clicks,
+        campaign.track_opens,
     )
 
 
 @lru_cache(maxsize=32)
 def _compiled(
-    campaign_id: int, version: str, variants: tuple[tuple[str, str, str], ...]
+    campaign_id: int,
+    version: str,
+    variants: tuple[tuple[str, str, str], ...],
+    track_clicks: bool,
+    track_opens: bool,
 ) -> dict[str, CompiledVariant]:
     return {
-        language: compile_variant(language=language, subject=subject, body=body)
+        language: compile_variant(
+            language=language,
+            subject=subject,
+            body=body,
+            track_clicks=track_clicks,
+            track_opens=track_opens,
+        )
         for language, subject, body in variants
     }
 

@@ -56,3 +56,6 @@ class InboundMessage(SQLModel, table=True):
     diagnostic: str | None = Field(default=None, max_length=500)
     # Replies only: the text a person wrote.
     body_text: str | None = Field(default=None, sa_type=Text)
+    # Sent by a program, not a person (an out-of-office note, RFC 3834 Auto-Submitted):
+    # kept for staff to read, but not counted as the member replying.
+    automatic: bool = False

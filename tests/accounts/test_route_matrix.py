@@ -366,6 +366,10 @@ IN_TWO_WEEKS = (datetime.now(UTC) + timedelta(days=14)).strftime("%Y-%m-%dT09:00
 # reaches the route's own logic. The test below fails if a route is missing here.
 Body = Callable[[World], dict[str, Any]]
 CSV_IMPORT = b"organization_name,country\r\nImported NGO,KEN\r\n"
+INBOUND_MESSAGE = (
+    b"From: person@example.org\r\nSubject: Re: alert\r\nMessage-ID: <matrix@example.org>\r\n"
+    b"\r\nThank you\r\n"
+)
 REQUEST_BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/api/auth/password"): lambda w: {
         "json": {"current_password": TEST_PASSWORD, "new_password": "a new passphrase, long"}
@@ -431,6 +435,14 @@ REQUEST_BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/campaigns/{campaign_id}/test"): lambda w: {"data": {"to": "matrix@example.org"}},
     ("POST", "/campaigns/{campaign_id}/cancel"): lambda w: {"data": {"confirm": "on"}},
     ("POST", "/campaigns/{campaign_id}/delete"): lambda w: {"data": {"confirm": "on"}},
+    # Inbound mail: the body is the raw message (a reply; at /bounces it is unrecognised).
+    ("POST", "/api/inbound/bounces"): lambda w: {"content": INBOUND_MESSAGE},
+    ("POST", "/api/inbound/replies"): lambda w: {"content": INBOUND_MESSAGE},
+    # Reports: the alert they are about is a query parameter.
+    ("GET", "/api/reports/participation"): lambda w: {"params": {"campaign_id": w.campaign.id}},
+    ("GET", "/api/reports/participation.csv"): lambda w: {"params": {"campaign_id": w.campaign.id}},
+    ("GET", "/api/reports/not-acted"): lambda w: {"params": {"campaign_id": w.campaign.id}},
+    ("GET", "/api/reports/not-acted.csv"): lambda w: {"params": {"campaign_id": w.campaign.id}},
 }
 
 # Admitted callers whose request is refused by the route's own rules, not by its gate.

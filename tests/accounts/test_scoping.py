@@ -1,13 +1,16 @@
 """The one scoping function decides what each kind of principal sees and may place."""
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.accounts.principal import Principal, Role
+from app.accounts.scoping import visible_deliveries, visible_regions
 from app.core.errors import NotFound, ValidationFailed
+from app.delivery.models import Delivery
 from app.members import service
 from app.members.schemas import ContactUpdate, OrganizationCreate, OrganizationFilter
-from tests.factories import make_contact, make_organization
+from tests.factories import make_contact, make_organization, make_user
+from tests.reports.world import make_delivery, make_sent_campaign
 
 AFRICA_LEAD = Principal(actor="test:lead", role=Role.regional_lead, regions=frozenset({"africa"}))
 
@@ -72,3 +75,34 @@ def test_staff_cannot_resubscribe_someone_who_unsubscribed(session: Session) -> 
         session, member, contact.id or 0, ContactUpdate(subscription_status="subscribed")
     )
     assert contact.subscription_status == "subscribed"
+
+
+def test_deliveries_and_regions_follow_the_organisations_in_view(session: Session) -> None:
+    author = Principal(actor="test:author", role=Role.secretariat, user_id=make_user(session).id)
+    campaign = make_sent_campaign(session, author, regions=["africa", "europe"])
+    kenya = make_delivery(session, campaign, make_contact(session, make_organization(session)))
+    france_org = make_organization(session, name="In France", country="FRA")
+    france = make_delivery(session, campaign, make_contact(session, france_org))
+    erased = make_delivery(session, campaign, make_contact(session, france_org))
+    erased.contact_id = None
+    session.flush()
+    ours = col(Delivery.campaign_id) == campaign.id
+    staff = Principal(actor="test:staff", role=Role.secretariat)
+    member = Principal(actor="test:member", role=Role.member, organization_id=france_org.id)
+
+    def delivery_ids(principal: Principal) -> set[int | None]:
+        return {d.id for d in session.scalars(visible_deliveries(principal).where(ours))}
+
+    assert delivery_ids(staff) == {kenya.id, france.id, erased.id}
+    assert delivery_ids(AFRICA_LEAD) == {kenya.id}
+    assert delivery_ids(member) == {france.id}
+
+    def region_slugs(principal: Principal) -> list[str]:
+        return sorted(region.slug for region in session.scalars(visible_regions(principal)))
+
+    assert region_slugs(staff) == ["africa", "americas", "asia-pacific", "europe", "mena"]
+    assert region_slugs(AFRICA_LEAD) == ["africa"]
+    assert region_slugs(member) == ["europe"]
+    nobody = Principal(actor="test:nobody", role=Role.member)
+    assert delivery_ids(nobody) == set()
+    assert region_slugs(nobody) == []

@@ -1,0 +1,623 @@
+"""Participation figures, counted in the database and scoped to the caller.
+
+Every query starts from a scoping function (app/accounts/scoping.py): the deliveries,
+organisations or regions the principal may see. A regional lead who names another
+region gets nothing back, never its figures; an alert she may not read is a 404.
+
+What the figures mean, per delivery (one per recipient):
+
+- delivered: sent (the relay said 250) and no hard bounce came back since;
+- bounced: a hard or soft bounce came back, or sending failed for good. A soft bounce
+  of a sent message leaves it delivered, so one delivery can be both;
+- clicked, acted: a click, or an action reported, by a person: events that tracking
+  marked `automated` (mail scanners following links) are left out. A delivery with an
+  action report counts as acted even without its event;
+- unsubscribed: the recipient unsubscribed through this alert;
+- organisations: an organisation is reached when one of its contacts' messages was
+  delivered, and has acted when any of its people reported an action (a report names
+  the organisation; an `acted` event counts for the contact's organisation). Two
+  reports, or two contacts acting, still make one organisation.
+"""
+
+import base64
+import binascii
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    case,
+    distinct,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    union,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import FunctionElement
+from sqlmodel import Session, col
+
+from app.accounts.principal import Principal
+from app.accounts.scoping import (
+    visible_campaigns,
+    visible_deliveries,
+    visible_inbound_messages,
+    visible_organizations,
+    visible_regions,
+)
+from app.campaigns.models import Campaign
+from app.core.errors import NotFound, ValidationFailed
+from app.core.types import utcnow
+from app.countries.models import Country, Region
+from app.delivery.models import Delivery, DeliveryState
+from app.inbound.models import InboundKind, InboundMessage
+from app.members.models import Contact, MembershipStatus, Organization
+from app.reports.schemas import (
+    ActivityQuery,
+    ActivityReport,
+    ActivityWeek,
+    CampaignReplies,
+    CampaignReply,
+    Figures,
+    GroupBy,
+    NotActedOrganization,
+    NotActedPage,
+    NotActedQuery,
+    ParticipationGroup,
+    ParticipationQuery,
+    ParticipationReport,
+    ReachedContact,
+    ReportedAction,
+)
+from app.tracking.models import ActionReport, ResponseEvent, ResponseKind
+
+# A query of any columns (the type checker cannot follow with_only_columns).
+AnySelect = Select[*tuple[Any, ...]]
+
+# The results page lists this many reported actions and replies, newest first.
+PAGE_LIST_LIMIT = 200
+
+
+def campaign_in_scope(
+    session: Session, principal: Principal, campaign_id: int, *, location: str = "query"
+) -> Campaign:
+    campaign = session.scalars(
+        visible_campaigns(principal).where(col(Campaign.id) == campaign_id)
+    ).first()
+    if campaign is None:
+        raise NotFound(f"No campaign with id {campaign_id}", field="campaign_id", location=location)
+    return campaign
+
+
+# --- what each delivery did -----------------------------------------------------------------
+
+
+def _responses(campaign_id: int) -> Subquery:
+    """One row per delivery of the campaign that has any response: 1/0 flags."""
+    kind = col(ResponseEvent.kind)
+    by_person = col(ResponseEvent.automated).is_(False)
+
+    def flag(condition: ColumnElement[bool], name: str) -> Any:
+        return func.max(case((condition, 1), else_=0)).label(name)
+
+    return (
+        select(
+            col(ResponseEvent.delivery_id).label("delivery_id"),
+            flag(kind.in_([ResponseKind.bounced_hard, ResponseKind.bounced_soft]), "bounced"),
+            flag(kind == ResponseKind.bounced_hard, "hard_bounced"),
+            flag(and_(kind == ResponseKind.clicked, by_person), "clicked"),
+            flag(and_(kind == ResponseKind.acted, by_person), "acted"),
+            flag(kind == ResponseKind.unsubscribed, "unsubscribed"),
+        )
+        .where(col(ResponseEvent.campaign_id) == campaign_id)
+        .group_by(col(ResponseEvent.delivery_id))
+        .subquery("responses")
+    )
+
+
+def _reported_deliveries(campaign_id: int) -> Subquery:
+    return (
+        select(col(ActionReport.delivery_id).label("delivery_id"))
+        .where(col(ActionReport.campaign_id) == campaign_id)
+        .group_by(col(ActionReport.delivery_id))
+        .subquery("reported")
+    )
+
+
+def _acted_organizations(campaign_id: int) -> Subquery:
+    """Organisations that acted on the campaign: named by a report, or the organisation
+    of a contact with an `acted` event from a person. UNION keeps each once."""
+    reported: AnySelect = select(col(ActionReport.organization_id).label("organization_id")).where(
+        col(ActionReport.campaign_id) == campaign_id
+    )
+    acted: AnySelect = (
+        select(col(Contact.organization_id))
+        .select_from(ResponseEvent)
+        .join(Contact, col(Contact.id) == col(ResponseEvent.contact_id))
+        .where(
+            col(ResponseEvent.campaign_id) == campaign_id,
+            col(ResponseEvent.kind) == ResponseKind.acted,
+            col(ResponseEvent.automated).is_(False),
+        )
+    )
+    return union(reported, acted).subquery("acted_organizations")
+
+
+class _CampaignSources:
+    """The subqueries a campaign's figures join onto its deliveries."""
+
+    def __init__(self, campaign_id: int) -> None:
+        self.responses = _responses(campaign_id)
+        self.reported = _reported_deliveries(campaign_id)
+        self.acted_organizations = _acted_organizations(campaign_id)
+
+    def flag(self, name: str) -> ColumnElement[bool]:
+        return func.coalesce(self.responses.c[name], 0) == 1
+
+    @property
+    def delivered(self) -> ColumnElement[bool]:
+        return and_(
+            col(Delivery.state) == DeliveryState.sent,
+            func.coalesce(self.responses.c.hard_bounced, 0) == 0,
+        )
+
+    @property
+    def bounced(self) -> ColumnElement[bool]:
+        return or_(col(Delivery.state) == DeliveryState.failed, self.flag("bounced"))
+
+    @property
+    def acted(self) -> ColumnElement[bool]:
+        return or_(self.flag("acted"), self.reported.c.delivery_id.is_not(None))
+
+    def join_onto(self, query: AnySelect, *, reports: bool = True) -> AnySelect:
+        """`query` selects from Delivery; add each delivery's responses."""
+        query = query.outerjoin(self.responses, self.responses.c.delivery_id == col(Delivery.id))
+        if reports:
+            query = query.outerjoin(self.reported, self.reported.c.delivery_id == col(Delivery.id))
+        return query
+
+
+def _count_where(condition: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+# --- participation ----------------------------------------------------------------------------
+
+_MEASURES = (
+    "recipients",
+    "delivered",
+    "bounced",
+    "clicked",
+    "acted",
+    "unsubscribed",
+    "organizations_reached",
+    "organizations_acted",
+)
+
+
+def _figures(row: Any) -> dict[str, Any]:
+    counts = {name: int(getattr(row, name) or 0) for name in _MEASURES}
+    delivered = counts["delivered"]
+    return {
+        **counts,
+        "click_rate": _rate(counts["clicked"], delivered),
+        "act_rate": _rate(counts["acted"], delivered),
+        "unsubscribe_rate": _rate(counts["unsubscribed"], delivered),
+        "bounce_rate": _rate(counts["bounced"], counts["recipients"]),
+        "organization_act_rate": _rate(
+            counts["organizations_acted"], counts["organizations_reached"]
+        ),
+    }
+
+
+def _group_columns(group_by: GroupBy) -> list[Any]:
+    columns: list[Any] = [
+        col(Country.region_slug).label("region"),
+        col(Region.name).label("region_name"),
+        col(Region.position).label("region_position"),
+    ]
+    if group_by in (GroupBy.country, GroupBy.organization):
+        columns += [col(Country.iso3).label("country"), col(Country.name).label("country_name")]
+    if group_by is GroupBy.organization:
+        columns += [
+            col(Organization.id).label("organization_id"),
+            col(Organization.name).label("organization_name"),
+        ]
+    return columns
+
+
+def participation(
+    session: Session, principal: Principal, query: ParticipationQuery
+) -> ParticipationReport:
+    """The campaign's figures per region, country or organisation, and in total."""
+    campaign = campaign_in_scope(session, principal, query.campaign_id)
+    sources = _CampaignSources(query.campaign_id)
+    organization_acted = sources.acted_organizations.c.organization_id.is_not(None)
+    measures = [
+        func.count(col(Delivery.id)).label("recipients"),
+        _count_where(sources.delivered).label("delivered"),
+        _count_where(sources.bounced).label("bounced"),
+        _count_where(sources.flag("clicked")).label("clicked"),
+        _count_where(sources.acted).label("acted"),
+        _count_where(sources.flag("unsubscribed")).label("unsubscribed"),
+        func.count(distinct(case((sources.delivered, col(Organization.id))))).label(
+            "organizations_reached"
+        ),
+        func.count(distinct(case((organization_acted, col(Organization.id))))).label(
+            "organizations_acted"
+        ),
+    ]
+    groups = _group_columns(query.group_by)
+    deliveries = (
+        visible_deliveries(principal).with_only_columns(*groups, *measures).select_from(Delivery)
+    )
+    deliveries = sources.join_onto(deliveries)
+    # Outer joins: a delivery whose contact was erased still counts (secretariat only:
+    # for anyone else the scope itself asks for a contact she may see).
+    deliveries = (
+        deliveries.outerjoin(Contact, col(Contact.id) == col(Delivery.contact_id))
+        .outerjoin(Organization, col(Organization.id) == col(Contact.organization_id))
+        .outerjoin(Country, col(Country.iso3) == col(Organization.country_iso3))
+        .outerjoin(Region, col(Region.slug) == col(Country.region_slug))
+        .outerjoin(
+            sources.acted_organizations,
+            sources.acted_organizations.c.organization_id == col(Organization.id),
+        )
+        .where(col(Delivery.campaign_id) == query.campaign_id)
+    )
+    if query.region:
+        deliveries = deliveries.where(col(Country.region_slug).in_(query.region))
+
+    grouped = deliveries.group_by(*groups).order_by(
+        col(Region.position).nulls_last(),
+        *([col(Country.name)] if query.group_by is not GroupBy.region else []),
+        *(
+            [col(Organization.name), col(Organization.id)]
+            if query.group_by is GroupBy.organization
+            else []
+        ),
+    )
+    rows = session.execute(grouped).all()
+    total = session.execute(deliveries.with_only_columns(*measures)).one()
+    return ParticipationReport(
+        campaign_id=campaign.id or 0,
+        campaign_title=campaign.title,
+        group_by=query.group_by,
+        region=query.region,
+        groups=[
+            ParticipationGroup(
+                **_figures(row),
+                **{
+                    name: value
+                    for name, value in row._mapping.items()
+                    if name in ParticipationGroup.model_fields and name not in _MEASURES
+                },
+            )
+            for row in rows
+        ],
+        total=Figures(**_figures(total)),
+    )
+
+
+# --- who has not acted ----------------------------------------------------------------------
+
+
+def _encode_cursor(country_name: str, organization_name: str, organization_id: int) -> str:
+    raw = json.dumps([country_name, organization_name, organization_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str, int]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if (
+            isinstance(value, list)
+            and len(value) == 3
+            and isinstance(value[0], str)
+            and isinstance(value[1], str)
+            # PostgreSQL refuses NUL in text: say which parameter is wrong instead.
+            and "\x00" not in value[0] + value[1]
+            and type(value[2]) is int
+            and 1 <= value[2] <= 2_147_483_647
+        ):
+            return value[0], value[1], value[2]
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        pass
+    raise ValidationFailed(
+        "Malformed cursor: pass the next_cursor of the previous page unchanged",
+        field="cursor",
+        location="query",
+    )
+
+
+def _not_acted_organizations(
+    principal: Principal, campaign_id: int, regions: list[str], sources: _CampaignSources
+) -> AnySelect:
+    """Organisations in scope that received the alert (a message delivered to one of
+    their contacts) and have not acted on it, in country then name order. Archived
+    organisations are no longer members and are not chased."""
+    reached = sources.join_onto(
+        select(col(Contact.organization_id))
+        .select_from(Delivery)
+        .join(Contact, col(Contact.id) == col(Delivery.contact_id)),
+        reports=False,
+    ).where(col(Delivery.campaign_id) == campaign_id, sources.delivered)
+    acted = exists().where(sources.acted_organizations.c.organization_id == col(Organization.id))
+    query: AnySelect = (
+        visible_organizations(principal)
+        .join(Country, col(Country.iso3) == col(Organization.country_iso3))
+        .join(Region, col(Region.slug) == col(Country.region_slug))
+        .with_only_columns(
+            col(Organization.id),
+            col(Organization.name),
+            col(Organization.acronym),
+            col(Country.iso3),
+            col(Country.name).label("country_name"),
+            col(Country.region_slug),
+            col(Region.name).label("region_name"),
+        )
+        .where(
+            col(Organization.id).in_(reached),
+            ~acted,
+            col(Organization.membership_status) != MembershipStatus.archived,
+        )
+    )
+    if regions:
+        query = query.where(col(Country.region_slug).in_(regions))
+    return query
+
+
+def not_acted(
+    session: Session,
+    principal: Principal,
+    query: NotActedQuery,
+    *,
+    cursor: str | None = None,
+) -> NotActedPage:
+    """A page of the organisations to chase, each with its contacts the alert reached.
+    `cursor` (else `query.cursor`) continues after the last organisation of a page."""
+    campaign_in_scope(session, principal, query.campaign_id)
+    cursor = cursor if cursor is not None else query.cursor
+    sources = _CampaignSources(query.campaign_id)
+    organizations = _not_acted_organizations(
+        principal, query.campaign_id, list(query.region), sources
+    )
+    total = session.scalar(select(func.count()).select_from(organizations.subquery())) or 0
+    order = (col(Country.name), col(Organization.name), col(Organization.id))
+    if cursor:
+        organizations = organizations.where(tuple_(*order) > tuple_(*_decode_cursor(cursor)))
+    rows = session.execute(organizations.order_by(*order).limit(query.limit + 1)).all()
+    page = rows[: query.limit]
+    contacts = _reached_contacts(session, query.campaign_id, [row.id for row in page], sources)
+    items = [
+        NotActedOrganization(
+            organization_id=row.id,
+            name=row.name,
+            acronym=row.acronym,
+            country=row.iso3,
+            country_name=row.country_name,
+            region=row.region_slug,
+            region_name=row.region_name,
+            contacts=contacts.get(row.id, []),
+        )
+        for row in page
+    ]
+    next_cursor = None
+    if len(rows) > query.limit and page:
+        last = page[-1]
+        next_cursor = _encode_cursor(last.country_name, last.name, last.id)
+    return NotActedPage(
+        campaign_id=query.campaign_id, items=items, next_cursor=next_cursor, total=total
+    )
+
+
+def _reached_contacts(
+    session: Session, campaign_id: int, organization_ids: list[int], sources: _CampaignSources
+) -> dict[int, list[ReachedContact]]:
+    if not organization_ids:
+        return {}
+    reached: AnySelect = select(
+        col(Contact.id),
+        col(Contact.organization_id),
+        col(Contact.name),
+        col(Contact.email),
+        col(Contact.language),
+        sources.flag("clicked").label("clicked"),
+        sources.flag("unsubscribed").label("unsubscribed"),
+    ).select_from(Delivery)
+    reached = sources.join_onto(
+        reached.join(Contact, col(Contact.id) == col(Delivery.contact_id)), reports=False
+    )
+    rows = session.execute(
+        reached.where(
+            col(Delivery.campaign_id) == campaign_id,
+            sources.delivered,
+            col(Contact.organization_id).in_(organization_ids),
+        ).order_by(col(Contact.organization_id), col(Contact.id))
+    ).all()
+    contacts: dict[int, list[ReachedContact]] = {}
+    for row in rows:
+        contacts.setdefault(row.organization_id, []).append(
+            ReachedContact(
+                contact_id=row.id,
+                name=row.name,
+                email=row.email,
+                language=row.language,
+                clicked=bool(row.clicked),
+                unsubscribed=bool(row.unsubscribed),
+            )
+        )
+    return contacts
+
+
+# --- activity over time -------------------------------------------------------------------------
+
+
+class week_start(FunctionElement[Any]):
+    """The Monday (UTC) of the ISO week a timestamp falls in."""
+
+    inherit_cache = True
+    name = "week_start"
+
+
+@compiles(week_start, "postgresql")
+def _week_start_postgresql(element: week_start, compiler: SQLCompiler, **kw: Any) -> str:
+    moment = compiler.process(element.clauses, **kw)
+    return f"CAST(date_trunc('week', ({moment}) AT TIME ZONE 'UTC') AS DATE)"
+
+
+@compiles(week_start)
+def _week_start_sqlite(element: week_start, compiler: SQLCompiler, **kw: Any) -> str:
+    # Back six days, then forward to the next Monday: the Monday on or before the day.
+    moment = compiler.process(element.clauses, **kw)
+    return f"date({moment}, '-6 days', 'weekday 1')"
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def iso_week(monday: date) -> str:
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def activity(
+    session: Session, principal: Principal, query: ActivityQuery, *, now: datetime | None = None
+) -> ActivityReport:
+    """Actions reported by people per ISO week and region, the last `weeks` weeks."""
+    today = (now or utcnow()).astimezone(UTC).date()
+    first_monday = today - timedelta(days=today.weekday()) - timedelta(weeks=query.weeks - 1)
+    since = datetime(first_monday.year, first_monday.month, first_monday.day, tzinfo=UTC)
+    regions_query = visible_regions(principal).order_by(col(Region.position))
+    if query.region:
+        regions_query = regions_query.where(col(Region.slug).in_(query.region))
+    regions = [region.slug for region in session.scalars(regions_query)]
+
+    week = week_start(col(ResponseEvent.occurred_at))
+    counted = (
+        visible_deliveries(principal)
+        .with_only_columns(week.label("week"), col(Country.region_slug), func.count())
+        .select_from(Delivery)
+        .join(ResponseEvent, col(ResponseEvent.delivery_id) == col(Delivery.id))
+        .outerjoin(Contact, col(Contact.id) == col(Delivery.contact_id))
+        .outerjoin(Organization, col(Organization.id) == col(Contact.organization_id))
+        .outerjoin(Country, col(Country.iso3) == col(Organization.country_iso3))
+        .where(
+            col(ResponseEvent.kind) == ResponseKind.acted,
+            col(ResponseEvent.automated).is_(False),
+            col(ResponseEvent.occurred_at) >= since,
+        )
+        .group_by(week, col(Country.region_slug))
+    )
+    if query.region:
+        counted = counted.where(col(Country.region_slug).in_(query.region))
+    by_week: dict[date, dict[str | None, int]] = {}
+    for monday, region, count in session.execute(counted).all():
+        by_week.setdefault(_as_date(monday), {})[region] = int(count)
+
+    weeks = []
+    for number in range(query.weeks):
+        monday = first_monday + timedelta(weeks=number)
+        counts = by_week.get(monday, {})
+        weeks.append(
+            ActivityWeek(
+                week=iso_week(monday),
+                starts_on=monday,
+                actions=sum(counts.values()),
+                by_region={slug: counts.get(slug, 0) for slug in regions},
+            )
+        )
+    return ActivityReport(since=first_monday, regions=regions, weeks=weeks)
+
+
+# --- what members reported and wrote back, for the results page --------------------------
+
+
+def reported_actions(
+    session: Session, principal: Principal, campaign_id: int, *, limit: int = PAGE_LIST_LIMIT
+) -> tuple[list[ReportedAction], int]:
+    """The newest action reports of organisations in scope, and how many there are."""
+    reports: AnySelect = (
+        visible_organizations(principal)
+        .with_only_columns(
+            col(ActionReport.id),
+            col(ActionReport.organization_id),
+            col(Organization.name).label("organization_name"),
+            col(Country.name).label("country_name"),
+            col(Country.region_slug).label("region"),
+            col(Contact.name).label("contact_name"),
+            col(ActionReport.action_type),
+            col(ActionReport.action_date),
+            col(ActionReport.engaged_with),
+            col(ActionReport.note),
+            col(ActionReport.created_at).label("reported_at"),
+        )
+        .select_from(ActionReport)
+        .join(Organization, col(Organization.id) == col(ActionReport.organization_id))
+        .join(Country, col(Country.iso3) == col(Organization.country_iso3))
+        .outerjoin(Contact, col(Contact.id) == col(ActionReport.contact_id))
+        .where(col(ActionReport.campaign_id) == campaign_id)
+    )
+    total = session.scalar(select(func.count()).select_from(reports.subquery())) or 0
+    rows = session.execute(
+        reports.order_by(col(ActionReport.created_at).desc(), col(ActionReport.id).desc()).limit(
+            limit
+        )
+    ).all()
+    return [ReportedAction.model_validate(row._mapping) for row in rows], total
+
+
+def campaign_replies(
+    session: Session, principal: Principal, campaign_id: int, *, limit: int = PAGE_LIST_LIMIT
+) -> CampaignReplies:
+    """The newest replies people wrote to the alert that the principal may read (the
+    scope of app/inbound: a regional lead reads her regions' contacts' replies), how
+    many there are, and how many automatic ones (out of office) were left out."""
+    replies: AnySelect = (
+        visible_inbound_messages(principal)
+        .with_only_columns(
+            col(InboundMessage.id),
+            col(InboundMessage.received_at),
+            col(InboundMessage.from_address),
+            col(InboundMessage.subject),
+            col(InboundMessage.body_text),
+            col(Contact.name).label("contact_name"),
+            col(Organization.name).label("organization_name"),
+        )
+        .select_from(InboundMessage)
+        .outerjoin(Contact, col(Contact.id) == col(InboundMessage.contact_id))
+        .outerjoin(Organization, col(Organization.id) == col(Contact.organization_id))
+        .where(
+            col(InboundMessage.campaign_id) == campaign_id,
+            col(InboundMessage.kind) == InboundKind.reply,
+        )
+    )
+    counts = dict(
+        session.execute(
+            replies.with_only_columns(col(InboundMessage.automatic), func.count()).group_by(
+                col(InboundMessage.automatic)
+            )
+        ).all()
+    )
+    rows = session.execute(
+        replies.where(col(InboundMessage.automatic).is_(False))
+        .order_by(col(InboundMessage.received_at).desc(), col(InboundMessage.id).desc())
+        .limit(limit)
+    ).all()
+    return CampaignReplies(
+        items=[CampaignReply.model_validate(row._mapping) for row in rows],
+        total=counts.get(False, 0),
+        automatic=counts.get(True, 0),
+    )

@@ -1,0 +1,470 @@
+"""The public links in an alert, and the member's list of her organisation's reports.
+
+- `/r/{signed}/{n}` counts a click and redirects to link n of the recipient's variant.
+- `/o/{signed}.gif` counts an open and answers a one-pixel image.
+- `/act/{signed}`: GET shows the report form, POST keeps a report.
+- `/unsubscribe/{signed}`: POST with `List-Unsubscribe=One-Click` (RFC 8058, sent by
+  mail providers without cookies) unsubscribes at once; GET only shows a page whose
+  button (a POST with a form token) unsubscribes, with the preferences beside it.
+- `/preferences/{signed}`: GET shows, POST (with a form token) saves.
+
+No GET changes anything but the click and open counts: mail scanners follow every link.
+Every link that is not valid for its purpose gets the same 404 page.
+"""
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from app.accounts.auth import AnyUser, Public
+from app.accounts.principal import Role
+from app.campaigns.topics import Topic
+from app.core.db import session_scope
+from app.core.errors import DomainError, NotFound
+from app.core.http import SessionDep
+from app.i18n import N_
+from app.tracking import automated, service
+from app.tracking.models import ReportedActionType
+from app.tracking.pages import (
+    PRIVATE_HEADERS,
+    in_every_language,
+    render_page,
+    translated_problems,
+)
+from app.tracking.schemas import (
+    ENGAGED_WITH_MAX_LENGTH,
+    NOTE_MAX_LENGTH,
+    ActionReportCreate,
+    FieldProblem,
+    PreferencesUpdate,
+    problems_of,
+)
+from app.tracking.service import Recipient
+from app.tracking.signing import Purpose, check_form_token, form_token, sign
+from app.tracking.wording import ACTION_TYPE_WORDS, TOPIC_WORDS
+from app.web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+
+# A 1x1 transparent GIF.
+PIXEL = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c000000000100010000020144003b"
+)
+_NO_STORE = {
+    "Cache-Control": "no-store, no-cache, must-revalidate, private, max-age=0",
+    "Pragma": "no-cache",
+    "Expires": "0",
+    "Referrer-Policy": "no-referrer",
+}
+_LINK_PATH = re.compile(r"(/(?:r|o|act|unsubscribe|preferences)/)[^/?#\s]+")
+FORM_NOT_CHECKED = N_(
+    "This page was open too long, or could not be checked. Please send the form again."
+)
+
+
+class RedactTrackingLinks(logging.Filter):
+    """Keeps the signed links out of the server's access log: each one can unsubscribe
+    its recipient."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _LINK_PATH.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("uvicorn.access").addFilter(RedactTrackingLinks())
+
+
+def _writing_session() -> Iterator[Session]:
+    # Clicks and opens are GETs that write: take SQLite's write lock up front, as the
+    # request session does for POSTs (a read that turns into a write can be refused).
+    with session_scope() as session:
+        yield session
+
+
+WritingSession = Annotated[Session, Depends(_writing_session, scope="function")]
+
+
+def link_not_valid() -> HTMLResponse:
+    """The same page for every link that is not valid, whatever was wrong with it."""
+    return render_page(
+        "link_not_valid.html",
+        "en",
+        {
+            "headings": in_every_language(N_("This link is not valid")),
+            "explanations": in_every_language(
+                N_(
+                    "Check that the whole address was copied from the email. If it was, "
+                    "the link no longer works; the links in the next alert will."
+                )
+            ),
+        },
+        status_code=404,
+    )
+
+
+def _preview() -> HTMLResponse:
+    return render_page("preview.html", "en", {})
+
+
+def _request_facts(request: Request) -> automated.Request:
+    return automated.Request(
+        method=request.method, user_agent=request.headers.get("user-agent", "")
+    )
+
+
+# --- Clicks and opens -------------------------------------------------------------------
+
+
+@router.api_route("/r/{signed}/{number}", methods=["GET", "HEAD"], dependencies=[Public])
+def follow_click(request: Request, session: WritingSession, signed: str, number: str) -> Response:
+    try:
+        destination = service.follow_click(session, signed, number, _request_facts(request))
+    except NotFound:
+        return link_not_valid()
+    return RedirectResponse(destination, status_code=303, headers=_NO_STORE)
+
+
+@router.api_route("/o/{signed}.gif", methods=["GET", "HEAD"], dependencies=[Public])
+def open_image(request: Request, session: WritingSession, signed: str) -> Response:
+    try:
+        service.record_open(session, signed, _request_facts(request))
+    except NotFound:
+        return link_not_valid()
+    return Response(PIXEL, media_type="image/gif", headers=_NO_STORE)
+
+
+# --- Reported actions -------------------------------------------------------------------
+
+
+def _act_page(
+    session: Session,
+    recipient: Recipient,
+    signed: str,
+    *,
+    values: dict[str, str] | None = None,
+    problems: Sequence[FieldProblem] = (),
+    reported: bool = False,
+    status_code: int = 200,
+) -> HTMLResponse:
+    language = recipient.delivery.language
+    shown = translated_problems(list(problems), language)
+    return render_page(
+        "act.html",
+        language,
+        {
+            "alert_title": recipient.campaign.title,
+            "organization_name": recipient.organization.name if recipient.organization else "",
+            "form_action": f"/act/{signed}",
+            "form_token": form_token(recipient.delivery.token, Purpose.act),
+            "action_types": [(kind.value, ACTION_TYPE_WORDS[kind]) for kind in ReportedActionType],
+            "action_words": {kind.value: words for kind, words in ACTION_TYPE_WORDS.items()},
+            "values": {
+                "action_type": "",
+                "action_date": date.today().isoformat(),
+                "engaged_with": "",
+                "note": "",
+                **(values or {}),
+            },
+            "latest_date": (date.today() + timedelta(days=1)).isoformat(),
+            "engaged_with_max": ENGAGED_WITH_MAX_LENGTH,
+            "note_max": NOTE_MAX_LENGTH,
+            "problems": shown,
+            "problem_fields": {problem.field for problem in shown},
+            "reports": service.reports_of(session, recipient),
+            "reported": reported,
+            "preferences_url": (
+                f"/preferences/{sign(recipient.delivery.token, Purpose.preferences)}"
+            ),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/act/{signed}", response_class=HTMLResponse, dependencies=[Public])
+def act_page(request: Request, session: SessionDep, signed: str) -> Response:
+    try:
+        recipient = service.open_link(session, signed, Purpose.act)
+    except NotFound:
+        return link_not_valid()
+    if recipient is None:
+        return _preview()
+    if recipient.contact is None:
+        return link_not_valid()
+    return _act_page(session, recipient, signed, reported="reported" in request.query_params)
+
+
+@router.post("/act/{signed}", response_class=HTMLResponse, dependencies=[Public])
+def report_action(
+    session: SessionDep,
+    signed: str,
+    action_type: Annotated[str, Form()] = "",
+    action_date: Annotated[str, Form()] = "",
+    engaged_with: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    sent_form_token: Annotated[str, Form(alias="form_token")] = "",
+) -> Response:
+    try:
+        recipient = service.open_link(session, signed, Purpose.act)
+    except NotFound:
+        return link_not_valid()
+    if recipient is None:
+        return _preview()
+    if recipient.contact is None:
+        return link_not_valid()
+    values = {
+        "action_type": action_type,
+        "action_date": action_date,
+        "engaged_with": engaged_with,
+        "note": note,
+    }
+    try:
+        _require_form_token(sent_form_token, recipient, Purpose.act)
+        # An empty field is a field not filled in.
+        data = ActionReportCreate.model_validate({k: v for k, v in values.items() if v.strip()})
+        service.report_action(session, recipient, data)
+    except FormProblems as problems:
+        return _act_page(
+            session,
+            recipient,
+            signed,
+            values=values,
+            problems=problems.problems,
+            status_code=problems.status_code,
+        )
+    except ValidationError as error:
+        return _act_page(
+            session, recipient, signed, values=values, problems=problems_of(error), status_code=422
+        )
+    except DomainError as error:
+        return _act_page(
+            session,
+            recipient,
+            signed,
+            values=values,
+            problems=[FieldProblem(error.field_name, error.message)],
+            status_code=error.status_code,
+        )
+    return RedirectResponse(f"/act/{signed}?reported=1", status_code=303, headers=PRIVATE_HEADERS)
+
+
+class FormProblems(Exception):
+    def __init__(self, problems: list[FieldProblem], status_code: int) -> None:
+        super().__init__(problems)
+        self.problems = problems
+        self.status_code = status_code
+
+
+def _require_form_token(sent: str, recipient: Recipient, purpose: Purpose) -> None:
+    """The POST comes from the page this server gave this recipient (the CSRF check of
+    pages that have no session)."""
+    if check_form_token(sent, recipient.delivery.token, purpose) is not None:
+        raise FormProblems([FieldProblem(None, FORM_NOT_CHECKED)], status_code=400)
+
+
+# --- Unsubscribe and preferences --------------------------------------------------------
+
+
+def _preferences_context(
+    session: Session,
+    recipient: Recipient,
+    *,
+    values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    preferences = service.preferences_of(session, recipient, today=date.today())
+    values = values or {}
+    topics_checked = (
+        set(values["topics"]) if "topics" in values else set(preferences.topics_received)
+    )
+    return {
+        "preferences": preferences,
+        "preferences_action": (
+            f"/preferences/{sign(recipient.delivery.token, Purpose.preferences)}"
+        ),
+        "preferences_token": form_token(recipient.delivery.token, Purpose.preferences),
+        "topics": [(topic.value, TOPIC_WORDS[topic]) for topic in Topic],
+        "topics_checked": topics_checked,
+        "values": values,
+    }
+
+
+def _unsubscribe_page(
+    session: Session,
+    recipient: Recipient,
+    signed: str,
+    *,
+    problems: Sequence[FieldProblem] = (),
+    status_code: int = 200,
+) -> HTMLResponse:
+    language = recipient.delivery.language
+    shown = translated_problems(list(problems), language)
+    context: dict[str, Any] = {
+        "email": recipient.contact.email if recipient.contact else recipient.delivery.email,
+        "unsubscribed": service.is_unsubscribed(session, recipient),
+        "form_action": f"/unsubscribe/{signed}",
+        "form_token": form_token(recipient.delivery.token, Purpose.unsubscribe),
+        "problems": shown,
+        "problem_fields": {problem.field for problem in shown},
+        "preferences": None,
+        "values": {},
+    }
+    if recipient.contact is not None:
+        context |= _preferences_context(session, recipient)
+    return render_page("unsubscribe.html", language, context, status_code=status_code)
+
+
+@router.get("/unsubscribe/{signed}", response_class=HTMLResponse, dependencies=[Public])
+def unsubscribe_page(session: SessionDep, signed: str) -> Response:
+    try:
+        recipient = service.open_link(session, signed, Purpose.unsubscribe)
+    except NotFound:
+        return link_not_valid()
+    if recipient is None:
+        return _preview()
+    return _unsubscribe_page(session, recipient, signed)
+
+
+ONE_CLICK = "One-Click"
+
+
+@router.post("/unsubscribe/{signed}", dependencies=[Public])
+def unsubscribe(
+    session: SessionDep,
+    signed: str,
+    one_click: Annotated[str, Form(alias="List-Unsubscribe")] = "",
+    sent_form_token: Annotated[str, Form(alias="form_token")] = "",
+) -> Response:
+    """RFC 8058's one-click POST (no cookies, no token but the link's own) answers in
+    a few words; the page's button shows the page again."""
+    try:
+        recipient = service.open_link(session, signed, Purpose.unsubscribe)
+    except NotFound:
+        return link_not_valid()
+    if recipient is None:
+        return _preview()
+    if one_click == ONE_CLICK:
+        service.unsubscribe(session, recipient, via="one-click")
+        return PlainTextResponse("Unsubscribed.\n", headers=PRIVATE_HEADERS)
+    try:
+        _require_form_token(sent_form_token, recipient, Purpose.unsubscribe)
+    except FormProblems as problems:
+        return _unsubscribe_page(
+            session,
+            recipient,
+            signed,
+            problems=problems.problems,
+            status_code=problems.status_code,
+        )
+    service.unsubscribe(session, recipient, via="unsubscribe page")
+    return RedirectResponse(f"/unsubscribe/{signed}", status_code=303, headers=PRIVATE_HEADERS)
+
+
+def _preferences_page(
+    session: Session,
+    recipient: Recipient,
+    *,
+    values: dict[str, Any] | None = None,
+    problems: Sequence[FieldProblem] = (),
+    saved: bool = False,
+    status_code: int = 200,
+) -> HTMLResponse:
+    language = recipient.delivery.language
+    shown = translated_problems(list(problems), language)
+    context = _preferences_context(session, recipient, values=values) | {
+        "problems": shown,
+        "problem_fields": {problem.field for problem in shown},
+        "saved": saved,
+    }
+    return render_page("preferences.html", language, context, status_code=status_code)
+
+
+@router.get("/preferences/{signed}", response_class=HTMLResponse, dependencies=[Public])
+def preferences_page(request: Request, session: SessionDep, signed: str) -> Response:
+    try:
+        recipient = service.open_link(session, signed, Purpose.preferences)
+    except NotFound:
+        return link_not_valid()
+    if recipient is None:
+        return _preview()
+    if recipient.contact is None:
+        return link_not_valid()
+    return _preferences_page(session, recipient, saved="saved" in request.query_params)
+
+
+@router.post("/preferences/{signed}", response_class=HTMLResponse, dependencies=[Public])
+def save_preferences(
+    session: SessionDep,
+    signed: str,
+    alerts: Annotated[str, Form()] = "",
+    language: Annotated[str, Form()] = "",
+    topics: Annotated[list[str], Form()] = [],  # noqa: B006  (FastAPI copies defaults)
+    sent_form_token: Annotated[str, Form(alias="form_token")] = "",
+) -> Response:
+    try:
+        recipient = service.open_link(session, signed, Purpose.preferences)
+    except NotFound:
+        return link_not_valid()
+    if recipient is None:
+        return _preview()
+    if recipient.contact is None:
+        return link_not_valid()
+    values: dict[str, Any] = {"alerts": alerts, "language": language, "topics": topics}
+    try:
+        _require_form_token(sent_form_token, recipient, Purpose.preferences)
+        data = PreferencesUpdate.model_validate(
+            {name: value for name, value in values.items() if value or name == "topics"}
+        )
+        service.update_preferences(session, recipient, data, today=date.today())
+    except FormProblems as problems:
+        return _preferences_page(
+            session,
+            recipient,
+            values=values,
+            problems=problems.problems,
+            status_code=problems.status_code,
+        )
+    except ValidationError as error:
+        return _preferences_page(
+            session, recipient, values=values, problems=problems_of(error), status_code=422
+        )
+    except DomainError as error:
+        return _preferences_page(
+            session,
+            recipient,
+            values=values,
+            problems=[FieldProblem(error.field_name, error.message)],
+            status_code=error.status_code,
+        )
+    return RedirectResponse(
+        f"/preferences/{signed}?saved=1", status_code=303, headers=PRIVATE_HEADERS
+    )
+
+
+# --- The member's portal ----------------------------------------------------------------
+
+
+@router.get("/portal/actions", response_class=HTMLResponse)
+def organization_actions(request: Request, session: SessionDep, principal: AnyUser) -> Response:
+    """The actions the member's organisation reported (staff read them on the
+    organisation's timeline)."""
+    if principal.role is not Role.member or principal.organization_id is None:
+        return RedirectResponse("/members", status_code=303)
+    return templates.TemplateResponse(
+        request,
+        "tracking/portal_actions.html",
+        {
+            "section": "portal_actions",
+            "reports": service.organization_reports(session, principal),
+            "action_words": {kind.value: words for kind, words in ACTION_TYPE_WORDS.items()},
+        },
+    )

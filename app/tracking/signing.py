@@ -1,0 +1,92 @@
+"""Signed tokens for the links in an alert and for the forms they lead to.
+
+Every public link names its delivery by the delivery's token, signed with SECRET_KEY
+and a salt of its own per purpose, so that a link made for one purpose (a click) is
+worthless for another (an unsubscribe), and a token without its signature, or with
+another delivery's, opens nothing.
+
+The forms behind those links (report an action, unsubscribe, preferences) are reached
+from email, without a session, so they carry no session CSRF token. Their POSTs carry a
+*form token* instead: the delivery token signed with a timestamp and a salt per form,
+which only this server can make and which expires.
+"""
+
+import hashlib
+import re
+from enum import StrEnum
+from functools import lru_cache
+
+from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
+
+from app.core.settings import get_settings
+
+
+class Purpose(StrEnum):
+    click = "click"
+    open = "open"
+    act = "act"
+    unsubscribe = "unsubscribe"
+    preferences = "preferences"
+
+
+# Delivery tokens are 32 hex characters; "preview" names the previews' links.
+_TOKEN = re.compile(r"[0-9a-f]{32}|preview")
+# A signed token is the token, a dot and a SHA-256 signature: far shorter than this.
+MAX_SIGNED_LENGTH = 120
+# Long enough for someone to open a form, leave it for the evening, and send it.
+FORM_TOKEN_MAX_AGE_SECONDS = 2 * 24 * 3600
+
+
+@lru_cache(maxsize=16)
+def _link_signer(secret_key: str, purpose: Purpose) -> Signer:
+    return Signer(
+        secret_key, salt=f"coalition.tracking.{purpose.value}", digest_method=hashlib.sha256
+    )
+
+
+@lru_cache(maxsize=16)
+def _form_signer(secret_key: str, purpose: Purpose) -> TimestampSigner:
+    return TimestampSigner(
+        secret_key, salt=f"coalition.tracking.form.{purpose.value}", digest_method=hashlib.sha256
+    )
+
+
+def sign(token: str, purpose: Purpose) -> str:
+    return _link_signer(get_settings().secret_key, purpose).sign(token).decode()
+
+
+def unsign(signed: str, purpose: Purpose) -> str | None:
+    """The delivery token a link names, or None when the link is not one of ours for
+    this purpose (tampered, truncated, another purpose's)."""
+    if len(signed) > MAX_SIGNED_LENGTH or not signed.isascii():
+        return None
+    try:
+        token = _link_signer(get_settings().secret_key, purpose).unsign(signed).decode()
+    except BadSignature:
+        return None
+    return token if _TOKEN.fullmatch(token) else None
+
+
+class FormTokenProblem(StrEnum):
+    missing_or_wrong = "missing_or_wrong"
+    expired = "expired"
+
+
+def form_token(token: str, purpose: Purpose) -> str:
+    return _form_signer(get_settings().secret_key, purpose).sign(token).decode()
+
+
+def check_form_token(sent: str, token: str, purpose: Purpose) -> FormTokenProblem | None:
+    """None when `sent` was made by `form_token(token, purpose)` and has not expired."""
+    if not sent or len(sent) > MAX_SIGNED_LENGTH + 20 or not sent.isascii():
+        return FormTokenProblem.missing_or_wrong
+    signer = _form_signer(get_settings().secret_key, purpose)
+    try:
+        signed_token = signer.unsign(sent, max_age=FORM_TOKEN_MAX_AGE_SECONDS).decode()
+    except SignatureExpired as error:
+        if error.payload is not None and error.payload.decode(errors="replace") == token:
+            return FormTokenProblem.expired
+        return FormTokenProblem.missing_or_wrong
+    except BadSignature:
+        return FormTokenProblem.missing_or_wrong
+    return None if signed_token == token else FormTokenProblem.missing_or_wrong
