@@ -25,6 +25,7 @@ from app.delivery.scan import run_scan
 from app.delivery.sender import send_campaign_batch
 from app.delivery.suppressions import suppress
 from app.members.models import BounceStatus, Contact, SubscriptionStatus
+from app.tracking.signing import Purpose, sign
 from tests.campaigns.test_campaigns_api import create
 from tests.delivery.smtp_sink import SmtpSink, free_port, running_smtp_sink
 from tests.world import World
@@ -501,7 +502,8 @@ def test_what_the_relay_receives_is_signed_and_complete(
     token = rows["k@example.org"].token
     base = get_settings().public_base_url.rstrip("/")
     assert parsed["List-Unsubscribe"] == (
-        f"<{base}/unsubscribe/{token}>, <mailto:unsubscribe+{token}@example.org>"
+        f"<{base}/unsubscribe/{sign(token, Purpose.unsubscribe)}>, "
+        f"<mailto:unsubscribe+{token}@example.org>"
     )
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert arabic.mail_from == f"bounces+{token}@example.org"
