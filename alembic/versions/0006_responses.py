@@ -100,6 +100,7 @@ def upgrade() -> None:
                 "soft_bounce",
                 "complaint",
                 "reply",
+                "unsubscribe",
                 "unrecognised",
                 name="inbound_kind",
                 native_enum=False,

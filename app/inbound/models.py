@@ -22,6 +22,8 @@ class InboundKind(StrEnum):
     soft_bounce = "soft_bounce"
     complaint = "complaint"
     reply = "reply"
+    # Mail to the List-Unsubscribe mailto address (RFC 2369), whatever it says.
+    unsubscribe = "unsubscribe"
     unrecognised = "unrecognised"
 
 

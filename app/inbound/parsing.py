@@ -206,6 +206,23 @@ def _classify(message: Message, raw: bytes, expect: Expectation) -> ReadMessage:
     if report is not None:
         return _complaint(message, report, recipient_tokens, common)
 
+    # Mail to an alert's List-Unsubscribe mailto: the address's token is the request
+    # (RFC 2369 asks for nothing else; subject and body do not matter).
+    unsubscribe_tokens = [
+        token.lower()
+        for name in RECIPIENT_HEADERS
+        for value in message.get_all(name, [])
+        for token in _UNSUBSCRIBE_MAILTO.findall(header_text(value))
+    ]
+    if unsubscribe_tokens and not _from_mail_system(message):
+        return ReadMessage(
+            kind=InboundKind.unsubscribe,
+            tokens=_unique(unsubscribe_tokens, _MAX_TOKENS),
+            referenced_ids=(),
+            diagnostic="unsubscribe by mail (the List-Unsubscribe mailto address)",
+            **common,
+        )
+
     from_mail_system = _from_mail_system(message)
     # Out-of-office notes also come from the null sender and to the VERP address, so
     # these only say "look for failures", not "never a reply".

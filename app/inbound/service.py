@@ -50,6 +50,7 @@ from app.inbound.schemas import (
 )
 from app.members.models import BounceStatus, Contact, Organization, SubscriptionStatus
 from app.members.service import BOUNCE_FIELDS
+from app.tracking import service as tracking
 from app.tracking.models import ResponseEvent, ResponseKind
 
 # The audit log's actor when the mail server posts with INBOUND_TOKEN.
@@ -177,6 +178,12 @@ def _act(
         changes = _bounce(session, delivery, message, actor, status)
     elif message.kind is InboundKind.complaint:
         changes = _complaint(session, delivery, read, actor)
+    elif message.kind is InboundKind.unsubscribe:
+        # The same unsubscribe as the alert's link and one-click POST (it records the
+        # event and applies to every contact of the address).
+        recipient = tracking.recipient_of(session, delivery)
+        if tracking.unsubscribe(session, recipient, via="mailto"):
+            changes = ["contact_unsubscribed"]
     event_kind = _EVENT_KINDS.get(message.kind)
     if event_kind is not None:
         session.add(

@@ -113,10 +113,10 @@ def open_link(session: Session, signed: str, purpose: Purpose) -> Recipient | No
     delivery = _delivery(session, signed, purpose, lock=False)
     if delivery is None:
         return None
-    return _recipient(session, delivery)
+    return recipient_of(session, delivery)
 
 
-def _recipient(session: Session, delivery: Delivery) -> Recipient:
+def recipient_of(session: Session, delivery: Delivery) -> Recipient:
     campaign = session.get_one(Campaign, delivery.campaign_id)
     contact = session.get(Contact, delivery.contact_id) if delivery.contact_id else None
     organization = session.get(Organization, contact.organization_id) if contact else None
@@ -154,7 +154,7 @@ def follow_click(
         and len(link_number) <= _MAX_LINK_NUMBER_DIGITS
     ):
         raise NotFound(LINK_NOT_VALID)
-    recipient = _recipient(session, delivery)
+    recipient = recipient_of(session, delivery)
     variant = recipient.variant
     links = tracked_links(variant.body) if variant is not None else ()
     number = int(link_number)

@@ -378,3 +378,39 @@ def test_at_the_bounce_address_a_reply_is_unrecognised_and_changes_nothing(
     assert receipt.delivery_found
     assert receipt.changes == []
     assert session.scalar(select(func.count()).select_from(ResponseEvent)) == 0
+
+
+def unsubscribe_mail(delivery: Delivery, domain: str = "example.org") -> bytes:
+    """What a mail client sends for the alert's List-Unsubscribe mailto."""
+    return (
+        f"From: {delivery.email}\r\n"
+        f"To: <unsubscribe+{delivery.token}@{domain}>\r\n"
+        "Subject: unsubscribe\r\n"
+        f"Message-ID: <unsubscribe.{delivery.id}@mail.example>\r\n"
+        "\r\n"
+        "Please take me off.\r\n"
+    ).encode()
+
+
+def test_mail_to_the_unsubscribe_mailto_unsubscribes_that_recipient_alone(
+    session: Session, world: World, alert: Alert
+) -> None:
+    before = bounce_states(session, world)
+    delivery = alert.deliveries["C"]
+    receipt = receive(session, unsubscribe_mail(delivery))
+    assert receipt.kind is InboundKind.unsubscribe
+    assert receipt.delivery_found
+    assert receipt.changes == ["contact_unsubscribed"]
+    after = bounce_states(session, world)
+    assert after["C"][3] is SubscriptionStatus.unsubscribed
+    assert {k: v for k, v in after.items() if k != "C"} == {
+        k: v for k, v in before.items() if k != "C"
+    }
+    assert [e.kind for e in events(session, delivery)] == [ResponseKind.unsubscribed]
+    assert events(session, delivery)[0].detail == "mailto"
+    # The same mail again changes nothing; a token of nobody's unsubscribes nobody.
+    assert receive(session, unsubscribe_mail(delivery)).duplicate
+    forged = unsubscribe_mail(delivery).replace(delivery.token.encode(), UNKNOWN_TOKEN.encode())
+    stranger = receive(session, forged.replace(b"<unsubscribe.", b"<another."))
+    assert not stranger.delivery_found
+    assert bounce_states(session, world) == after
