@@ -165,7 +165,11 @@ def _send_pipelined(connection: smtplib.SMTP, sender: str, recipient: str, raw: 
     if data_reply[0] != 354:
         _reset(connection)
         raise smtplib.SMTPDataError(*data_reply)
-    content = _LINE_STARTING_WITH_A_DOT.sub(b"..", raw)
+    # Dot-stuffing (RFC 5321 4.5.2). Base64 bodies never need it, and looking costs a
+    # sixth of what the substitution does on a whole message.
+    content = (
+        _LINE_STARTING_WITH_A_DOT.sub(b"..", raw) if raw.startswith(b".") or b"\n." in raw else raw
+    )
     if not content.endswith(b"\r\n"):
         content += b"\r\n"
     connection.send(content + b".\r\n")
