@@ -117,6 +117,23 @@ def _preview() -> HTMLResponse:
     return render_page("preview.html", "en", {})
 
 
+def _recipient_or_page(
+    session: Session, signed: str, purpose: Purpose, *, needs_contact: bool = False
+) -> Recipient | Response:
+    """Whom a page's link names, or the page to answer instead: the same 404 for every
+    link that is not one of ours, the preview page for a preview's link, and the 404
+    again where the page needs a contact who has since been removed."""
+    try:
+        recipient = service.open_link(session, signed, purpose)
+    except NotFound:
+        return link_not_valid()
+    if recipient is None:
+        return _preview()
+    if needs_contact and recipient.contact is None:
+        return link_not_valid()
+    return recipient
+
+
 def _request_facts(request: Request) -> automated.Request:
     return automated.Request(
         method=request.method, user_agent=request.headers.get("user-agent", "")
@@ -193,14 +210,9 @@ def _act_page(
 
 @router.get("/act/{signed}", response_class=HTMLResponse, dependencies=[Public])
 def act_page(request: Request, session: SessionDep, signed: str) -> Response:
-    try:
-        recipient = service.open_link(session, signed, Purpose.act)
-    except NotFound:
-        return link_not_valid()
-    if recipient is None:
-        return _preview()
-    if recipient.contact is None:
-        return link_not_valid()
+    recipient = _recipient_or_page(session, signed, Purpose.act, needs_contact=True)
+    if isinstance(recipient, Response):
+        return recipient
     return _act_page(session, recipient, signed, reported="reported" in request.query_params)
 
 
@@ -214,14 +226,9 @@ def report_action(
     note: Annotated[str, Form()] = "",
     sent_form_token: Annotated[str, Form(alias="form_token")] = "",
 ) -> Response:
-    try:
-        recipient = service.open_link(session, signed, Purpose.act)
-    except NotFound:
-        return link_not_valid()
-    if recipient is None:
-        return _preview()
-    if recipient.contact is None:
-        return link_not_valid()
+    recipient = _recipient_or_page(session, signed, Purpose.act, needs_contact=True)
+    if isinstance(recipient, Response):
+        return recipient
     values = {
         "action_type": action_type,
         "action_date": action_date,
@@ -325,12 +332,9 @@ def _unsubscribe_page(
 
 @router.get("/unsubscribe/{signed}", response_class=HTMLResponse, dependencies=[Public])
 def unsubscribe_page(session: SessionDep, signed: str) -> Response:
-    try:
-        recipient = service.open_link(session, signed, Purpose.unsubscribe)
-    except NotFound:
-        return link_not_valid()
-    if recipient is None:
-        return _preview()
+    recipient = _recipient_or_page(session, signed, Purpose.unsubscribe)
+    if isinstance(recipient, Response):
+        return recipient
     return _unsubscribe_page(session, recipient, signed)
 
 
@@ -346,12 +350,9 @@ def unsubscribe(
 ) -> Response:
     """RFC 8058's one-click POST (no cookies, no token but the link's own) answers in
     a few words; the page's button shows the page again."""
-    try:
-        recipient = service.open_link(session, signed, Purpose.unsubscribe)
-    except NotFound:
-        return link_not_valid()
-    if recipient is None:
-        return _preview()
+    recipient = _recipient_or_page(session, signed, Purpose.unsubscribe)
+    if isinstance(recipient, Response):
+        return recipient
     if one_click == ONE_CLICK:
         service.unsubscribe(session, recipient, via="one-click")
         return PlainTextResponse("Unsubscribed.\n", headers=PRIVATE_HEADERS)
@@ -390,14 +391,9 @@ def _preferences_page(
 
 @router.get("/preferences/{signed}", response_class=HTMLResponse, dependencies=[Public])
 def preferences_page(request: Request, session: SessionDep, signed: str) -> Response:
-    try:
-        recipient = service.open_link(session, signed, Purpose.preferences)
-    except NotFound:
-        return link_not_valid()
-    if recipient is None:
-        return _preview()
-    if recipient.contact is None:
-        return link_not_valid()
+    recipient = _recipient_or_page(session, signed, Purpose.preferences, needs_contact=True)
+    if isinstance(recipient, Response):
+        return recipient
     return _preferences_page(session, recipient, saved="saved" in request.query_params)
 
 
@@ -410,14 +406,9 @@ def save_preferences(
     topics: Annotated[list[str], Form()] = [],  # noqa: B006  (FastAPI copies defaults)
     sent_form_token: Annotated[str, Form(alias="form_token")] = "",
 ) -> Response:
-    try:
-        recipient = service.open_link(session, signed, Purpose.preferences)
-    except NotFound:
-        return link_not_valid()
-    if recipient is None:
-        return _preview()
-    if recipient.contact is None:
-        return link_not_valid()
+    recipient = _recipient_or_page(session, signed, Purpose.preferences, needs_contact=True)
+    if isinstance(recipient, Response):
+        return recipient
     values: dict[str, Any] = {"alerts": alerts, "language": language, "topics": topics}
     try:
         _require_form_token(sent_form_token, recipient, Purpose.preferences)
