@@ -155,10 +155,11 @@ def test_a_one_click_post_to_a_tampered_link_is_not_found(
     public: TestClient, session: Session, delivery: Delivery, contact: Contact
 ) -> None:
     signed = sign(delivery.token, Purpose.unsubscribe)
+    # Not the last character: it carries only 4 of its 6 bits, so some changes to it
+    # decode to the same signature (this test failed that way once in CI).
+    tampered = signed[:-3] + ("A" if signed[-3] != "A" else "B") + signed[-2:]
     for path in (
-        f"/unsubscribe/{signed[:-1]}A"
-        if not signed.endswith("A")
-        else f"/unsubscribe/{signed[:-1]}B",
+        f"/unsubscribe/{tampered}",
         f"/unsubscribe/{sign(delivery.token, Purpose.preferences)}",
         f"/unsubscribe/{delivery.token}",
     ):
