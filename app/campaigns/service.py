@@ -1,8 +1,6 @@
 """Action alerts: write, read and list them. The lifecycle (approve, launch, pause...)
 is in lifecycle.py; previews and test sends in messages.py."""
 
-import base64
-import binascii
 from dataclasses import asdict
 from typing import Any
 
@@ -29,6 +27,7 @@ from app.campaigns.schemas import (
     VariantRead,
 )
 from app.core.audit import record_audit, record_changes
+from app.core.cursors import decode_id_cursor, encode_id_cursor
 from app.core.errors import NotFound, ValidationFailed
 from app.core.types import utcnow
 from app.delivery.store import campaign_progress
@@ -57,29 +56,11 @@ def list_campaigns(
         campaigns = campaigns.where(col(Campaign.title).icontains(query.q, autoescape=True))
     total = session.scalar(select(func.count()).select_from(campaigns.subquery())) or 0
     if query.cursor:
-        campaigns = campaigns.where(col(Campaign.id) < _decode_cursor(query.cursor))
+        campaigns = campaigns.where(col(Campaign.id) < decode_id_cursor(query.cursor))
     rows = list(session.scalars(campaigns.order_by(col(Campaign.id).desc()).limit(query.limit + 1)))
     items = rows[: query.limit]
-    next_cursor = _encode_cursor(items[-1].id or 0) if len(rows) > query.limit else None
+    next_cursor = encode_id_cursor(items[-1].id or 0) if len(rows) > query.limit else None
     return items, next_cursor, total
-
-
-def _encode_cursor(campaign_id: int) -> str:
-    return base64.urlsafe_b64encode(str(campaign_id).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-        if 1 <= value <= 2_147_483_647:
-            return value
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        pass
-    raise ValidationFailed(
-        "Malformed cursor: pass the next_cursor of the previous page unchanged",
-        field="cursor",
-        location="query",
-    )
 
 
 def campaign_read(session: Session, campaign: Campaign) -> CampaignRead:

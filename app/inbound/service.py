@@ -19,8 +19,6 @@ Maildir, an IMAP folder):
 Services flush; the caller's unit of work commits (one per message).
 """
 
-import base64
-import binascii
 from typing import Any
 
 from sqlalchemy import func
@@ -31,7 +29,8 @@ from app.accounts.principal import Principal
 from app.accounts.scoping import visible_campaigns, visible_inbound_messages
 from app.campaigns.models import Campaign
 from app.core.audit import record_audit, record_changes
-from app.core.errors import NotFound, ValidationFailed
+from app.core.cursors import decode_id_cursor, encode_id_cursor
+from app.core.errors import NotFound
 from app.core.settings import get_settings
 from app.core.types import utcnow
 from app.delivery.models import Delivery, SuppressionReason
@@ -392,12 +391,12 @@ def list_replies(session: Session, principal: Principal, query: ReplyListQuery) 
         replies = replies.where(col(InboundMessage.automatic) == query.automatic)
     total = session.scalar(select(func.count()).select_from(replies.subquery())) or 0
     if query.cursor:
-        replies = replies.where(col(InboundMessage.id) < _decode_cursor(query.cursor))
+        replies = replies.where(col(InboundMessage.id) < decode_id_cursor(query.cursor))
     rows = list(
         session.scalars(replies.order_by(col(InboundMessage.id).desc()).limit(query.limit + 1))
     )
     items = rows[: query.limit]
-    next_cursor = _encode_cursor(items[-1].id or 0) if len(rows) > query.limit else None
+    next_cursor = encode_id_cursor(items[-1].id or 0) if len(rows) > query.limit else None
     return ReplyPage(items=_reply_reads(session, items), next_cursor=next_cursor, total=total)
 
 
@@ -442,21 +441,3 @@ def _reply_reads(session: Session, messages: list[InboundMessage]) -> list[Reply
             )
         )
     return reads
-
-
-def _encode_cursor(message_id: int) -> str:
-    return base64.urlsafe_b64encode(str(message_id).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        value = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-        if 1 <= value <= 2_147_483_647:
-            return value
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        pass
-    raise ValidationFailed(
-        "Malformed cursor: pass the next_cursor of the previous page unchanged",
-        field="cursor",
-        location="query",
-    )
