@@ -8,15 +8,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import Enum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 from babel import Locale
 from fastapi import Request
+from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from app.core.audit import AuditEntry
+from app.i18n import text_direction, translations
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -396,13 +399,21 @@ def _changes(entry: AuditEntry, *, skip: frozenset[str] = frozenset()) -> list[C
     return changes
 
 
-def _environment() -> Environment:
+@lru_cache(maxsize=16)
+def environment_for(language: str) -> Environment:
+    """The pages' environment with wording in `language` (gettext catalogues of
+    app/i18n; English is the source text). Staff pages use the English one."""
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    environment.policies["ext.i18n.trimmed"] = True
+    environment.install_gettext_translations(  # type: ignore[attr-defined]
+        translations(language), newstyle=True
     )
     environment.filters.update(
         label=label,
@@ -425,4 +436,37 @@ def _signed_in(request: Request) -> dict[str, Any]:
     }
 
 
-templates = Jinja2Templates(env=_environment(), context_processors=[_signed_in])
+@lru_cache(maxsize=16)
+def templates_for(language: str) -> Jinja2Templates:
+    return Jinja2Templates(env=environment_for(language), context_processors=[_signed_in])
+
+
+# Staff pages are in English.
+templates = templates_for("en")
+
+
+def member_page(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A page members and the public read (sign-in, portal, application form): in the
+    visitor's language, with `language` and `direction` set for the frame."""
+    language = page_language(request)
+    return templates_for(language).TemplateResponse(
+        request,
+        name,
+        {"language": language, "direction": text_direction(language), **context},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+def page_language(request: Request) -> str:
+    """The language a member-facing page is shown in."""
+    # TODO(i18n): the visitor's choice (switcher), then the contact's language, then
+    # Accept-Language; English until that lands.
+    return "en"
