@@ -44,14 +44,29 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     url = config.attributes.get("url") or get_settings().database_url
-    engine = create_db_engine(url)
+    # SQLite alters a table by copying it and dropping the original, and with foreign
+    # keys enforced that drop fails (or cascades) as soon as other rows point at it. So,
+    # as SQLite's documentation prescribes, keys are off while migrating and checked
+    # before the migration's transaction commits.
+    engine = create_db_engine(url, sqlite_foreign_keys=False)
     try:
         with engine.connect() as connection:
             _configure(connection)
             with context.begin_transaction():
                 context.run_migrations()
+                _check_foreign_keys(connection)
     finally:
         engine.dispose()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return  # PostgreSQL checks every key as it goes
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(
+            f"the migration left rows whose foreign keys point nowhere: {broken[:5]}"
+        )
 
 
 if context.is_offline_mode():
