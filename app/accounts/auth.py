@@ -32,7 +32,10 @@ CSRF_FIELD = "csrf_token"
 bearer_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
-async def _csrf_token_sent(request: Request) -> str:
+async def csrf_token_sent(request: Request) -> str:
+    """The CSRF token the request carries, if any. Async because reading a form body is;
+    kept apart from `current_principal` so that the database is never queried on the
+    event loop (see there)."""
     header = request.headers.get(CSRF_HEADER)
     if header:
         return header
@@ -44,11 +47,16 @@ async def _csrf_token_sent(request: Request) -> str:
     return ""
 
 
-async def current_principal(
+def current_principal(
     request: Request,
     session: Annotated[Session, Depends(get_session, scope="function")],
     bearer: Annotated[str | None, Depends(bearer_scheme)],
+    csrf_sent: Annotated[str, Depends(csrf_token_sent)],
 ) -> Principal:
+    # A plain def: FastAPI runs it in the thread pool. Queried on the event loop, a
+    # writer's BEGIN IMMEDIATE waiting on SQLite's lock would stall every request,
+    # including the one holding the lock (its commit needs the loop): two POSTs at once
+    # froze the server for the busy timeout and then failed one with a 500.
     if bearer:
         user = service.user_for_credential(session, bearer, CredentialKind.bearer)
         if user is None:
@@ -62,9 +70,7 @@ async def current_principal(
     if user is None:
         raise NotAuthenticated("Your session has ended; sign in again")
     csrf_token = csrf_token_for(cookie)
-    if request.method not in READ_ONLY_METHODS and not same_token(
-        await _csrf_token_sent(request), csrf_token
-    ):
+    if request.method not in READ_ONLY_METHODS and not same_token(csrf_sent, csrf_token):
         raise Forbidden("Missing or wrong CSRF token; reload the page and try again")
     principal = service.principal_for(user)
     # For the pages: who is signed in, and the token their forms carry.

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from app.accounts.auth import Allow, StaffUser, bearer_scheme, current_principal
+from app.accounts.auth import Allow, StaffUser, bearer_scheme, csrf_token_sent, current_principal
 from app.accounts.principal import Role
 from app.accounts.security import same_token
 from app.core.errors import DomainError
@@ -27,16 +27,17 @@ class MailServerOrSecretariat(Allow):
     def __init__(self) -> None:
         super().__init__(Role.secretariat)
 
-    async def __call__(  # type: ignore[override]  # the token needs the request itself
+    def __call__(  # type: ignore[override]  # the token needs the request itself
         self,
         request: Request,
         session: SessionDep,
         bearer: Annotated[str | None, Depends(bearer_scheme)],
+        csrf_sent: Annotated[str, Depends(csrf_token_sent)],
     ) -> str:
         expected = get_settings().inbound_token
         if expected and bearer and same_token(bearer, expected):
             return service.MAIL_SERVER_ACTOR
-        principal = await current_principal(request, session, bearer)
+        principal = current_principal(request, session, bearer, csrf_sent)
         return Allow.__call__(self, principal).actor
 
 
