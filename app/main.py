@@ -29,7 +29,10 @@ from app.web.account_pages import sign_in_url
 from app.web.admin_pages import router as admin_pages_router
 from app.web.application_pages import router as application_pages_router
 from app.web.campaign_pages import router as campaign_pages_router
+from app.web.dashboard_pages import router as dashboard_pages_router
 from app.web.member_pages import router as member_pages_router
+from app.web.portal_pages import router as portal_pages_router
+from app.web.region_pages import router as region_pages_router
 from app.web.report_pages import router as report_pages_router
 from app.web.router import not_found_page
 from app.web.router import router as web_router
@@ -62,11 +65,14 @@ def create_app() -> FastAPI:
     app.include_router(web_router)
     app.include_router(account_pages_router)
     app.include_router(member_pages_router)
+    app.include_router(portal_pages_router)
     app.include_router(application_pages_router)
     app.include_router(admin_pages_router)
     app.include_router(campaign_pages_router)
+    app.include_router(dashboard_pages_router)
     app.include_router(tracking_router)
     app.include_router(report_pages_router)
+    app.include_router(region_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(NotAuthenticated)

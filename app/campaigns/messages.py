@@ -1,23 +1,45 @@
-"""An alert as a recipient sees it: previews and test sends.
+"""An alert as a recipient sees it: previews (of a saved alert, or of text still being
+written) and test sends.
 
-Both render through the same compiled variant the send pipeline uses, for a chosen
+All render through the same compiled variant the send pipeline uses, for a chosen
 contact, for the first member of the audience, or (when the audience is empty) for
 made-up sample values.
 """
 
 from dataclasses import dataclass
 
+from sqlalchemy import Subquery, case
 from sqlmodel import Session, col, select
 
 from app.accounts.models import User
 from app.accounts.principal import Principal, Role
 from app.accounts.scoping import visible_organizations
 from app.campaigns import lifecycle
-from app.campaigns.audience import AudienceFilter, LanguageChoice, chosen_language, recipient_rows
+from app.campaigns.audience import (
+    AudienceFilter,
+    LanguageChoice,
+    check_filter,
+    chosen_language,
+    recipient_rows,
+)
 from app.campaigns.models import Campaign, CampaignVariant
-from app.campaigns.rendering import RenderedMessage, TemplateProblem, compile_variant
-from app.campaigns.schemas import CampaignPreview, TestSendRequest, TestSendResult
-from app.campaigns.tokens import recipient_context, sample_context
+from app.campaigns.rendering import (
+    CompiledVariant,
+    RenderedMessage,
+    TemplateProblem,
+    check_variant,
+    compile_variant,
+)
+from app.campaigns.schemas import (
+    AudiencePreviewRequest,
+    CampaignPreview,
+    DraftPreview,
+    DraftPreviewRequest,
+    PreviewRecipient,
+    TestSendRequest,
+    TestSendResult,
+)
+from app.campaigns.tokens import Context, recipient_context, sample_context
 from app.core.audit import record_audit
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.settings import get_settings
@@ -28,6 +50,8 @@ from app.i18n import text_direction
 from app.members.models import Contact, Organization
 
 TEST_SUBJECT_PREFIX = "[Test] "
+# How many members of the audience a draft's preview offers to render for.
+AUDIENCE_SAMPLE_SIZE = 20
 TEST_PURPOSE = "campaign_test"
 APPROVAL_REQUEST_PURPOSE = "approval_request"
 
@@ -170,27 +194,73 @@ def principal_name(session: Session, principal: Principal) -> str:
     return (user.full_name or user.email) if user else "A colleague"
 
 
+def preview_draft(
+    session: Session, principal: Principal, draft: DraftPreviewRequest
+) -> DraftPreview:
+    """Text not yet saved, as a recipient would see it: the checks a save makes (so a
+    problem is the 422 saving would give, naming `subject` or `body` and the line), then
+    the render a send makes. Nothing is written."""
+    try:
+        compiled = check_variant(draft.subject, draft.body, draft.language)
+    except TemplateProblem as problem:
+        raise ValidationFailed(problem.message, field=problem.field) from None
+    members = (
+        _audience_sample(session, principal, draft.audience, draft.language)
+        if draft.audience is not None
+        else []
+    )
+    chosen: PreviewRecipient | None = None
+    recipient: Recipient | None = None
+    if draft.contact_id is not None:
+        recipient = _visible_recipient(session, principal, draft.contact_id, location="body")
+        chosen = _summary(recipient, language=None)
+        if draft.audience is not None:
+            chosen = _audience_member(session, principal, draft.audience, recipient)
+    else:
+        chosen = next((m for m in members if m.language == draft.language), None)
+        if chosen is not None:
+            recipient = _visible_recipient(session, principal, chosen.contact_id)
+    try:
+        rendered = compiled.render(_context(draft.language, recipient))
+    except TemplateProblem as problem:  # this recipient's data (the checks used samples)
+        raise ValidationFailed(problem.message, field=problem.field) from None
+    return DraftPreview(
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        language=draft.language,
+        direction=text_direction(draft.language),
+        contact_id=chosen.contact_id if chosen else None,
+        recipient=chosen,
+        audience_sample=members,
+    )
+
+
 def _render(campaign: Campaign, language: str, recipient: Recipient | None) -> RenderedMessage:
     variant = _variant(campaign, language, location="query")
-    compiled = compile_variant(language=language, subject=variant.subject, body=variant.body)
-    context = (
-        sample_context(language)
-        if recipient is None
-        else recipient_context(
-            language=language,
-            contact_name=recipient.contact.name,
-            contact_role=recipient.contact.role,
-            organization_name=recipient.organization.name,
-            organization_acronym=recipient.organization.acronym,
-            country=recipient.country,
-            links=delivery_links(PREVIEW_TOKEN),
-        )
+    compiled: CompiledVariant = compile_variant(
+        language=language, subject=variant.subject, body=variant.body
     )
     try:
-        return compiled.render(context)
+        return compiled.render(_context(language, recipient))
     except TemplateProblem as problem:  # checked at save, so only a real recipient's data
         index = campaign.variants.index(variant)
         raise ValidationFailed(problem.message, field=("variants", index, problem.field)) from None
+
+
+def _context(language: str, recipient: Recipient | None) -> Context:
+    """The recipient's token values (links that act for nobody), else made-up ones."""
+    if recipient is None:
+        return sample_context(language)
+    return recipient_context(
+        language=language,
+        contact_name=recipient.contact.name,
+        contact_role=recipient.contact.role,
+        organization_name=recipient.organization.name,
+        organization_acronym=recipient.organization.acronym,
+        country=recipient.country,
+        links=delivery_links(PREVIEW_TOKEN),
+    )
 
 
 def _variant(campaign: Campaign, language: str, *, location: str) -> CampaignVariant:
@@ -245,3 +315,78 @@ def _language_for(session: Session, campaign: Campaign, contact: Contact) -> str
         select(chosen_language(language_choice(campaign))).where(col(Contact.id) == contact.id)
     )
     return language or campaign.default_language
+
+
+def _reached(session: Session, principal: Principal, request: AudiencePreviewRequest) -> Subquery:
+    """The people an unsaved audience reaches now (as counted: exclusions left out)."""
+    try:
+        check_filter(session, request.audience())
+    except ValidationFailed as error:  # named as a field of this request
+        inner = error.field if isinstance(error.field, tuple) else (error.field or "",)
+        raise ValidationFailed(error.message, field=("audience", *inner)) from None
+    recipients = recipient_rows(
+        principal,
+        request.audience(),
+        topics=request.topics,
+        languages=LanguageChoice(
+            languages=tuple(request.variant_languages), default=request.default_language
+        ),
+    ).subquery()
+    return (
+        select(recipients.c.contact_id, recipients.c.language)
+        .where(recipients.c.exclusion.is_(None))
+        .subquery("reached")
+    )
+
+
+def _audience_sample(
+    session: Session, principal: Principal, request: AudiencePreviewRequest, language: str
+) -> list[PreviewRecipient]:
+    """The first people reached, those who get `language` first."""
+    reached = _reached(session, principal, request)
+    rows = session.execute(
+        select(col(Contact.id), col(Contact.name), col(Organization.name), col(Country.name))
+        .add_columns(reached.c.language)
+        .select_from(reached)
+        .join(Contact, col(Contact.id) == reached.c.contact_id)
+        .join(Organization, col(Organization.id) == col(Contact.organization_id))
+        .join(Country, col(Country.iso3) == col(Organization.country_iso3))
+        .order_by(case((reached.c.language == language, 0), else_=1), reached.c.contact_id)
+        .limit(AUDIENCE_SAMPLE_SIZE)
+    ).all()
+    return [
+        PreviewRecipient(
+            contact_id=contact_id,
+            name=name,
+            organization_name=organization,
+            country_name=country,
+            language=gets,
+        )
+        for contact_id, name, organization, country, gets in rows
+    ]
+
+
+def _audience_member(
+    session: Session, principal: Principal, request: AudiencePreviewRequest, recipient: Recipient
+) -> PreviewRecipient:
+    reached = _reached(session, principal, request)
+    found = session.execute(
+        select(reached.c.language).where(reached.c.contact_id == recipient.contact.id)
+    ).first()
+    if found is None:
+        raise ValidationFailed(
+            f"{recipient.contact.name} is not among the people this audience reaches now: "
+            "choose someone it reaches, or change the audience",
+            field="contact_id",
+        )
+    return _summary(recipient, language=found.language)
+
+
+def _summary(recipient: Recipient, *, language: str | None) -> PreviewRecipient:
+    return PreviewRecipient(
+        contact_id=recipient.contact.id or 0,
+        name=recipient.contact.name,
+        organization_name=recipient.organization.name,
+        country_name=recipient.country.name,
+        language=language,
+    )

@@ -797,12 +797,13 @@ def compile_variant(
     )
 
 
-def check_variant(subject: str, body: str, language: str = "en") -> None:
+def check_variant(subject: str, body: str, language: str = "en") -> CompiledVariant:
     """Raise TemplateProblem for the first problem in a variant, before it is saved.
 
     Syntax, then tokens (statically, so the line is the one staff wrote), then a render
     of subject and body with sample values in every supported language, then the full
-    message in the variant's own language (the costly step: Markdown, layout, CSS)."""
+    message in the variant's own language (the costly step: Markdown, layout, CSS).
+    Returns that compiled message, for a preview of unsaved text to render."""
     subject, body = _normalized(subject), _normalized(body)
     subject_template = _compile_staff_text(subject, "subject")
     body_template = _compile_staff_text(body, "body")
@@ -810,9 +811,9 @@ def check_variant(subject: str, body: str, language: str = "en") -> None:
         context = sample_context(sample_language)
         _render_checked(subject_template.render, context, "subject")
         _render_checked(body_template.render, context, "body")
-    compile_variant(language=language, subject=subject, body=body, title="").render(
-        sample_context(language)
-    )
+    compiled = compile_variant(language=language, subject=subject, body=body)
+    compiled.render(sample_context(language))
+    return compiled
 
 
 def _render_checked(render: Callable[[Context], str], context: Context, field: Field) -> None:

@@ -15,6 +15,8 @@ from app.campaigns.schemas import (
     CampaignPreview,
     CampaignRead,
     CampaignUpdate,
+    DraftPreview,
+    DraftPreviewRequest,
     LaunchRequest,
     TestSendRequest,
     TestSendResult,
@@ -65,6 +67,22 @@ def create_campaign(
     """A new alert, in draft. Subjects and bodies are checked now: an unknown token or
     a template error is a 422 naming the variant, the token and the line."""
     return service.campaign_read(session, service.create_campaign(session, principal, data))
+
+
+@router.post("/campaigns/preview", response_model=DraftPreview)
+def preview_draft(
+    session: SessionDep, principal: SecretariatUser, request: DraftPreviewRequest
+) -> DraftPreview:
+    """One language version as it is being written, rendered as a recipient would see
+    it (subject, HTML and plain text), without saving anything: what the alert form
+    shows beside the editor.
+
+    It is checked as a save checks it, so a misspelt token or a template error is a 422
+    naming `subject` or `body`, with the line in the message. Rendered for `contact_id`,
+    else for the first person `audience` reaches who gets this language, else with
+    made-up sample values. `audience_sample` lists people the audience reaches, to
+    choose whom to render for next."""
+    return messages.preview_draft(session, principal, request)
 
 
 @router.get("/campaigns/tokens", response_model=list[TokenInfo])

@@ -261,6 +261,51 @@ class AudiencePreviewRequest(AudienceFilter):
         )
 
 
+class DraftPreviewRequest(BaseModel):
+    """One language version as it is being written, before it is saved. Subject and
+    text may still be empty; their limits are those of a saved variant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: LanguageCode
+    subject: Annotated[str, StringConstraints(max_length=300), AfterValidator(_no_nul)] = ""
+    body: Annotated[str, StringConstraints(max_length=100_000), AfterValidator(_no_nul)] = ""
+    contact_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=2_147_483_647,
+        description="Render as this contact would see it; with `audience`, she must be "
+        "one of the people it reaches",
+    )
+    audience: AudiencePreviewRequest | None = Field(
+        default=None,
+        description="The alert's audience, topics and languages: without `contact_id`, "
+        "the preview is for the first person it reaches who gets this language",
+    )
+
+
+class PreviewRecipient(BaseModel):
+    """Someone a preview can be rendered for."""
+
+    contact_id: int
+    name: str
+    organization_name: str
+    country_name: str
+    language: str | None = Field(
+        description="The language version she would get (when the audience is known)"
+    )
+
+
+class DraftPreview(CampaignPreview):
+    recipient: PreviewRecipient | None = Field(
+        description="Who it was rendered for; null when made-up sample values were used"
+    )
+    audience_sample: list[PreviewRecipient] = Field(
+        description="The first people the audience reaches, those who get this language "
+        "first: whom else the preview can be rendered for"
+    )
+
+
 class ApprovalRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

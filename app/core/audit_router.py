@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
@@ -45,6 +45,14 @@ class AuditQuery(BaseModel):
         default=None, max_length=200, description="`next_cursor` of the previous page"
     )
 
+    @field_validator("actor", "action", "target_type", "target_id")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # PostgreSQL refuses NUL in text: say which filter is wrong rather than fail.
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        return value
+
 
 class AuditPage(BaseModel):
     items: list[AuditEntryRead]
@@ -54,6 +62,8 @@ class AuditPage(BaseModel):
 def list_audit_entries(session: Session, query: AuditQuery) -> tuple[list[AuditEntry], str | None]:
     """A page of entries, newest first. The cursor is the last entry's (time, id), so
     walking the pages yields every entry once even while new ones are written."""
+    if query.since and query.until and query.since >= query.until:
+        raise ValidationFailed("until must be after since", field="until", location="query")
     statement = select(AuditEntry)
     for name in ("actor", "action", "target_type", "target_id", "organization_id"):
         value = getattr(query, name)
@@ -110,8 +120,6 @@ def read_audit_log(
 ) -> AuditPage:
     """Who changed what, when, from what to what: every change, newest first.
     Filters combine with "and"; `since`/`until` need a time zone (e.g. `Z`)."""
-    if query.since and query.until and query.since >= query.until:
-        raise ValidationFailed("until must be after since", field="until", location="query")
     items, next_cursor = list_audit_entries(session, query)
     return AuditPage(
         items=[AuditEntryRead.model_validate(entry) for entry in items], next_cursor=next_cursor

@@ -22,6 +22,7 @@ from app.core.settings import get_settings
 from app.core.types import utcnow
 from app.countries.models import Country
 from app.delivery.mailer import queue_email
+from app.i18n import N_
 from app.members import service
 from app.members.models import (
     ApplicationDecision,
@@ -125,8 +126,10 @@ def _refuse_duplicate(session: Session, name: str, country: str) -> None:
     )
     if existing is not None:
         raise Conflict(
-            "An organisation of this name in this country is already a member or has "
-            "applied; write to the secretariat if you think this is a mistake",
+            N_(
+                "An organisation of this name in this country is already a member or has "
+                "applied; write to the secretariat if you think this is a mistake"
+            ),
             field="organization_name",
         )
 

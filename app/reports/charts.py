@@ -8,6 +8,7 @@ cannot break out of its <text> element. Each chart is an image with a title and 
 description for screen readers, and the page shows the same figures in a table.
 """
 
+import math
 from dataclasses import dataclass
 
 from markupsafe import Markup
@@ -134,3 +135,46 @@ def grouped_bar_chart(
         sentences.append(f"{category}: {', '.join(parts)}")
     height = legend + len(categories) * (group_height + group_gap) - group_gap
     return _svg(chart_id, title, "; ".join(sentences) + ".", height, body)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One bar of a column chart: a period ("3 Mar") and what was counted in it."""
+
+    label: str
+    count: int
+
+
+def column_chart(chart_id: str, title: str, columns: list[Column], *, unit: str) -> Markup:
+    """Counts over time as vertical bars, oldest on the left, each with its count above
+    it. Period names go under every bar when they fit, else under every other one, or
+    every third... (the description and the page's table name them all)."""
+    top, value_line, name_line, small = 8, 20, 24, 13
+    plot = 150
+    slot = WIDTH / max(len(columns), 1)
+    bar = min(slot * 0.7, 48)
+    name_every = max(math.ceil(9 * max((len(c.label) for c in columns), default=1) / slot), 1)
+    highest = max((column.count for column in columns), default=0)
+    baseline = top + value_line + plot
+    body: list[Markup] = [_rect(0, baseline, WIDTH, 1, MUTED, radius=0)]
+    for index, column in enumerate(columns):
+        centre = slot * index + slot / 2
+        height = plot * column.count / highest if highest else 0.0
+        body.append(_rect(centre - bar / 2, baseline - height, bar, height, COLOURS[1], radius=2))
+        body.append(
+            Markup(
+                '<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle" font-size="{size}">'
+                "{text}</text>"
+            ).format(x=centre, y=baseline - height - 6, size=small, text=f"{column.count:,}")
+        )
+        if index % name_every == 0:
+            body.append(
+                Markup(
+                    '<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle" font-size="{size}" '
+                    'fill="{fill}">{text}</text>'
+                ).format(
+                    x=centre, y=baseline + name_line - 6, size=small, fill=MUTED, text=column.label
+                )
+            )
+    description = "; ".join(f"{column.label}: {column.count:,} {unit}" for column in columns)
+    return _svg(chart_id, title, description + ".", baseline + name_line, body)

@@ -136,9 +136,11 @@ class ActivityReport(BaseModel):
 
 
 class ReportedAction(BaseModel):
-    """What a member said they did, for the results page."""
+    """What a member said they did, for the results page and the dashboard."""
 
     id: int
+    campaign_id: int
+    campaign_title: str
     organization_id: int
     organization_name: str
     country_name: str
@@ -167,3 +169,25 @@ class CampaignReplies(BaseModel):
     items: list[CampaignReply] = Field(description="The newest replies people wrote")
     total: int = Field(description="Replies people wrote, over all")
     automatic: int = Field(description="Automatic replies (out of office), not listed")
+
+
+class TimelineUnit(StrEnum):
+    hour = "hour"
+    day = "day"
+    week = "week"
+
+
+class TimelinePeriod(BaseModel):
+    starts_at: datetime = Field(description="The start (UTC) of the hour, day or ISO week")
+    clicked: int = Field(description="People who first clicked a link in this period")
+    acted: int = Field(description="People who first reported an action in this period")
+
+
+class ResponseTimeline(BaseModel):
+    """When people answered an alert, from its launch to the latest answer: each person
+    counted once, in the period of her first click and of her first action (mail
+    scanners left out). By hour over two days at most, else by day over two months at
+    most, else by ISO week; periods without an answer are there, with zeros."""
+
+    unit: TimelineUnit
+    periods: list[TimelinePeriod]

@@ -22,6 +22,7 @@ What the figures mean, per delivery (one per recipient):
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ from sqlalchemy import (
     case,
     distinct,
     exists,
+    false,
     func,
     or_,
     select,
@@ -43,6 +45,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 from sqlmodel import Session, col
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.accounts.principal import Principal
 from app.accounts.scoping import (
@@ -75,6 +78,9 @@ from app.reports.schemas import (
     ParticipationReport,
     ReachedContact,
     ReportedAction,
+    ResponseTimeline,
+    TimelinePeriod,
+    TimelineUnit,
 )
 from app.tracking.models import ActionReport, ResponseEvent, ResponseKind
 
@@ -341,18 +347,24 @@ def _decode_cursor(cursor: str) -> tuple[str, str, int]:
     )
 
 
-def _not_acted_organizations(
-    principal: Principal, campaign_id: int, regions: list[str], sources: _CampaignSources
-) -> AnySelect:
-    """Organisations in scope that received the alert (a message delivered to one of
-    their contacts) and have not acted on it, in country then name order. Archived
-    organisations are no longer members and are not chased."""
-    reached = sources.join_onto(
+def _reached_organizations(campaign_id: int, sources: _CampaignSources) -> AnySelect:
+    """Ids of the organisations that received the alert: a message delivered to one of
+    their contacts."""
+    return sources.join_onto(
         select(col(Contact.organization_id))
         .select_from(Delivery)
         .join(Contact, col(Contact.id) == col(Delivery.contact_id)),
         reports=False,
     ).where(col(Delivery.campaign_id) == campaign_id, sources.delivered)
+
+
+def _not_acted_organizations(
+    principal: Principal, campaign_id: int, regions: list[str], sources: _CampaignSources
+) -> AnySelect:
+    """Organisations in scope that received the alert and have not acted on it, in
+    country then name order. Archived organisations are no longer members and are not
+    chased."""
+    reached = _reached_organizations(campaign_id, sources)
     acted = exists().where(sources.acted_organizations.c.organization_id == col(Organization.id))
     query: AnySelect = (
         visible_organizations(principal)
@@ -419,6 +431,28 @@ def not_acted(
         next_cursor = _encode_cursor(last.country_name, last.name, last.id)
     return NotActedPage(
         campaign_id=query.campaign_id, items=items, next_cursor=next_cursor, total=total
+    )
+
+
+def quiet_organizations(
+    principal: Principal, campaign_ids: Sequence[int]
+) -> SelectOfScalar[Organization]:
+    """Organisations in scope that received at least one of the alerts and acted on
+    none of them: the members gone quiet. Reached and acted mean what they mean for
+    `not_acted`, and archived organisations are left out the same way."""
+    if not campaign_ids:
+        return visible_organizations(principal).where(false())
+    reached: list[AnySelect] = []
+    acted: list[AnySelect] = []
+    for campaign_id in campaign_ids:
+        sources = _CampaignSources(campaign_id)
+        reached.append(_reached_organizations(campaign_id, sources))
+        acted.append(select(sources.acted_organizations.c.organization_id))
+    acted_any = union(*acted).subquery("acted_any")
+    return visible_organizations(principal).where(
+        col(Organization.id).in_(union(*reached)),
+        ~exists().where(acted_any.c.organization_id == col(Organization.id)),
+        col(Organization.membership_status) != MembershipStatus.archived,
     )
 
 
@@ -546,13 +580,20 @@ def activity(
 
 
 def reported_actions(
-    session: Session, principal: Principal, campaign_id: int, *, limit: int = PAGE_LIST_LIMIT
+    session: Session,
+    principal: Principal,
+    campaign_id: int | None,
+    *,
+    limit: int = PAGE_LIST_LIMIT,
 ) -> tuple[list[ReportedAction], int]:
-    """The newest action reports of organisations in scope, and how many there are."""
+    """The newest action reports of organisations in scope, and how many there are: on
+    one alert, or (`campaign_id` None) on every alert the principal may read."""
     reports: AnySelect = (
         visible_organizations(principal)
         .with_only_columns(
             col(ActionReport.id),
+            col(ActionReport.campaign_id),
+            col(Campaign.title).label("campaign_title"),
             col(ActionReport.organization_id),
             col(Organization.name).label("organization_name"),
             col(Country.name).label("country_name"),
@@ -567,9 +608,14 @@ def reported_actions(
         .select_from(ActionReport)
         .join(Organization, col(Organization.id) == col(ActionReport.organization_id))
         .join(Country, col(Country.iso3) == col(Organization.country_iso3))
+        .join(Campaign, col(Campaign.id) == col(ActionReport.campaign_id))
         .outerjoin(Contact, col(Contact.id) == col(ActionReport.contact_id))
-        .where(col(ActionReport.campaign_id) == campaign_id)
     )
+    if campaign_id is None:
+        readable = visible_campaigns(principal).with_only_columns(col(Campaign.id))
+        reports = reports.where(col(ActionReport.campaign_id).in_(readable))
+    else:
+        reports = reports.where(col(ActionReport.campaign_id) == campaign_id)
     total = session.scalar(select(func.count()).select_from(reports.subquery())) or 0
     rows = session.execute(
         reports.order_by(col(ActionReport.created_at).desc(), col(ActionReport.id).desc()).limit(
@@ -621,3 +667,93 @@ def campaign_replies(
         total=counts.get(False, 0),
         automatic=counts.get(True, 0),
     )
+
+
+# --- when people answered, for the results page -------------------------------------------
+
+
+class hour_start(FunctionElement[Any]):
+    """The hour (UTC) a timestamp falls in, as text: "2026-03-10 09:00"."""
+
+    inherit_cache = True
+    name = "hour_start"
+
+
+@compiles(hour_start, "postgresql")
+def _hour_start_postgresql(element: hour_start, compiler: SQLCompiler, **kw: Any) -> str:
+    moment = compiler.process(element.clauses, **kw)
+    return f"to_char(({moment}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:00')"
+
+
+@compiles(hour_start)
+def _hour_start_sqlite(element: hour_start, compiler: SQLCompiler, **kw: Any) -> str:
+    moment = compiler.process(element.clauses, **kw)
+    return f"strftime('%Y-%m-%d %H:00', {moment})"
+
+
+# A timeline by hour covers two days at most, by day two months; longer, by week.
+TIMELINE_UNITS = (
+    (TimelineUnit.hour, timedelta(hours=1), timedelta(hours=48)),
+    (TimelineUnit.day, timedelta(days=1), timedelta(days=61)),
+)
+
+
+def _timeline_unit(span: timedelta) -> tuple[TimelineUnit, timedelta]:
+    for unit, step, longest in TIMELINE_UNITS:
+        if span < longest:
+            return unit, step
+    return TimelineUnit.week, timedelta(weeks=1)
+
+
+def _period_start(moment: datetime, unit: TimelineUnit) -> datetime:
+    if unit is TimelineUnit.hour:
+        return moment
+    day = moment.replace(hour=0)
+    return day if unit is TimelineUnit.day else day - timedelta(days=day.weekday())
+
+
+def response_timeline(session: Session, principal: Principal, campaign_id: int) -> ResponseTimeline:
+    """Each person's first click and first action on the alert, counted per hour in the
+    database (a few hundred rows whatever the audience), then per period here."""
+    campaign = campaign_in_scope(session, principal, campaign_id)
+    firsts = (
+        visible_deliveries(principal)
+        .with_only_columns(
+            col(ResponseEvent.kind).label("kind"),
+            func.min(col(ResponseEvent.occurred_at)).label("first_at"),
+        )
+        .select_from(Delivery)
+        .join(ResponseEvent, col(ResponseEvent.delivery_id) == col(Delivery.id))
+        .where(
+            col(ResponseEvent.campaign_id) == campaign_id,
+            col(ResponseEvent.kind).in_([ResponseKind.clicked, ResponseKind.acted]),
+            col(ResponseEvent.automated).is_(False),
+        )
+        .group_by(col(Delivery.id), col(ResponseEvent.kind))
+        .subquery("firsts")
+    )
+    hour = hour_start(firsts.c.first_at)
+    hours: dict[datetime, dict[str, int]] = {}
+    for text, kind, count in session.execute(
+        select(hour, firsts.c.kind, func.count()).group_by(hour, firsts.c.kind)
+    ).all():
+        moment = datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        hours.setdefault(moment, {})[str(kind)] = int(count)
+    if campaign.launched_at is None and not hours:
+        return ResponseTimeline(unit=TimelineUnit.hour, periods=[])
+    moments = list(hours)
+    if campaign.launched_at is not None:
+        launched = campaign.launched_at.astimezone(UTC)
+        moments.append(launched.replace(minute=0, second=0, microsecond=0))
+    first, last = min(moments), max(moments)
+    unit, step = _timeline_unit(last - first)
+    periods: dict[datetime, TimelinePeriod] = {}
+    moment = _period_start(first, unit)
+    while moment <= last:
+        periods[moment] = TimelinePeriod(starts_at=moment, clicked=0, acted=0)
+        moment += step
+    for moment, counts in hours.items():
+        period = periods[_period_start(moment, unit)]
+        period.clicked += counts.get(ResponseKind.clicked.value, 0)
+        period.acted += counts.get(ResponseKind.acted.value, 0)
+    return ResponseTimeline(unit=unit, periods=list(periods.values()))

@@ -1,54 +1,48 @@
 """The recipients' pages, in the language their alert went out in.
 
 They are reached from email by people who are not signed in, so they have a frame of
-their own (templates/tracking/frame.html): the alert's language and its direction
-(right to left for Arabic), wording through the gettext catalogues of app/i18n, and no
-staff navigation. Their addresses hold a signed link, so they are never cached and
-send no Referer.
+their own (templates/tracking/frame.html): the page's language and its direction
+(right to left for Arabic), wording through the gettext catalogues of app/i18n (the
+environment of app/web/templating.py, as every member-facing page), a language switcher
+and no staff navigation. Their addresses hold a signed link, so they are never cached
+and send no Referer.
 """
 
-from datetime import date
-from functools import lru_cache
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
-from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
 
-from app.i18n import SUPPORTED_LANGUAGES, base_language, text_direction, translations
+from app.i18n import SUPPORTED_LANGUAGES, text_direction, translations
 from app.tracking.schemas import FieldProblem
-from app.web.templating import TEMPLATES_DIR
+from app.web.templating import environment_for, member_page, page_language
 
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
-@lru_cache(maxsize=16)
-def page_environment(language: str) -> Environment:
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        extensions=["jinja2.ext.i18n"],
-        auto_reload=False,
-    )
-    environment.policies["ext.i18n.trimmed"] = True
-    environment.install_gettext_translations(  # type: ignore[attr-defined]
-        translations(language), newstyle=True
-    )
-    environment.filters["date"] = lambda day: local_date(day, language)
-    return environment
+def recipient_language(request: Request, alert_language: str) -> str:
+    """The page's language: the visitor's own choice (the switcher), else the
+    language the alert went out in."""
+    return page_language(request, usual=alert_language)
 
 
-def local_date(day: date, language: str) -> str:
-    """A date as people write it in the language ("3 mars 2026")."""
-    try:
-        locale = Locale.parse(base_language(language))
-    except (UnknownLocaleError, ValueError):
-        locale = Locale("en")
-    return format_date(day, format="long", locale=locale)
+def recipient_page(
+    request: Request,
+    template: str,
+    language: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+) -> Response:
+    """A page of a recipient's link, in `language` (see `recipient_language`)."""
+    return member_page(
+        request,
+        f"tracking/{template}",
+        context,
+        language=language,
+        status_code=status_code,
+        headers=PRIVATE_HEADERS,
+    )
 
 
 def render_page(
@@ -58,9 +52,10 @@ def render_page(
     *,
     status_code: int = 200,
 ) -> HTMLResponse:
-    code = base_language(language)
+    """A page that cannot know whom it speaks to (a link that is not valid, a preview):
+    no language switcher."""
     html = (
-        page_environment(code)
+        environment_for(language)
         .get_template(f"tracking/{template}")
         .render(language=language, direction=text_direction(language), **context)
     )

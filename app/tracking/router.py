@@ -35,6 +35,8 @@ from app.tracking.models import ReportedActionType
 from app.tracking.pages import (
     PRIVATE_HEADERS,
     in_every_language,
+    recipient_language,
+    recipient_page,
     render_page,
     translated_problems,
 )
@@ -49,7 +51,7 @@ from app.tracking.schemas import (
 from app.tracking.service import Recipient
 from app.tracking.signing import Purpose, check_form_token, form_token, sign
 from app.tracking.wording import ACTION_TYPE_WORDS, TOPIC_WORDS
-from app.web.templating import templates
+from app.web.templating import member_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -165,6 +167,7 @@ def open_image(request: Request, session: WritingSession, signed: str) -> Respon
 
 
 def _act_page(
+    request: Request,
     session: Session,
     recipient: Recipient,
     signed: str,
@@ -173,10 +176,11 @@ def _act_page(
     problems: Sequence[FieldProblem] = (),
     reported: bool = False,
     status_code: int = 200,
-) -> HTMLResponse:
-    language = recipient.delivery.language
+) -> Response:
+    language = recipient_language(request, recipient.delivery.language)
     shown = translated_problems(list(problems), language)
-    return render_page(
+    return recipient_page(
+        request,
         "act.html",
         language,
         {
@@ -213,11 +217,14 @@ def act_page(request: Request, session: SessionDep, signed: str) -> Response:
     recipient = _recipient_or_page(session, signed, Purpose.act, needs_contact=True)
     if isinstance(recipient, Response):
         return recipient
-    return _act_page(session, recipient, signed, reported="reported" in request.query_params)
+    return _act_page(
+        request, session, recipient, signed, reported="reported" in request.query_params
+    )
 
 
 @router.post("/act/{signed}", response_class=HTMLResponse, dependencies=[Public])
 def report_action(
+    request: Request,
     session: SessionDep,
     signed: str,
     action_type: Annotated[str, Form()] = "",
@@ -242,6 +249,7 @@ def report_action(
         service.report_action(session, recipient, data)
     except FormProblems as problems:
         return _act_page(
+            request,
             session,
             recipient,
             signed,
@@ -251,10 +259,17 @@ def report_action(
         )
     except ValidationError as error:
         return _act_page(
-            session, recipient, signed, values=values, problems=problems_of(error), status_code=422
+            request,
+            session,
+            recipient,
+            signed,
+            values=values,
+            problems=problems_of(error),
+            status_code=422,
         )
     except DomainError as error:
         return _act_page(
+            request,
             session,
             recipient,
             signed,
@@ -306,14 +321,15 @@ def _preferences_context(
 
 
 def _unsubscribe_page(
+    request: Request,
     session: Session,
     recipient: Recipient,
     signed: str,
     *,
     problems: Sequence[FieldProblem] = (),
     status_code: int = 200,
-) -> HTMLResponse:
-    language = recipient.delivery.language
+) -> Response:
+    language = recipient_language(request, recipient.delivery.language)
     shown = translated_problems(list(problems), language)
     context: dict[str, Any] = {
         "email": recipient.contact.email if recipient.contact else recipient.delivery.email,
@@ -327,15 +343,15 @@ def _unsubscribe_page(
     }
     if recipient.contact is not None:
         context |= _preferences_context(session, recipient)
-    return render_page("unsubscribe.html", language, context, status_code=status_code)
+    return recipient_page(request, "unsubscribe.html", language, context, status_code=status_code)
 
 
 @router.get("/unsubscribe/{signed}", response_class=HTMLResponse, dependencies=[Public])
-def unsubscribe_page(session: SessionDep, signed: str) -> Response:
+def unsubscribe_page(request: Request, session: SessionDep, signed: str) -> Response:
     recipient = _recipient_or_page(session, signed, Purpose.unsubscribe)
     if isinstance(recipient, Response):
         return recipient
-    return _unsubscribe_page(session, recipient, signed)
+    return _unsubscribe_page(request, session, recipient, signed)
 
 
 ONE_CLICK = "One-Click"
@@ -343,6 +359,7 @@ ONE_CLICK = "One-Click"
 
 @router.post("/unsubscribe/{signed}", dependencies=[Public])
 def unsubscribe(
+    request: Request,
     session: SessionDep,
     signed: str,
     one_click: Annotated[str, Form(alias="List-Unsubscribe")] = "",
@@ -360,6 +377,7 @@ def unsubscribe(
         _require_form_token(sent_form_token, recipient, Purpose.unsubscribe)
     except FormProblems as problems:
         return _unsubscribe_page(
+            request,
             session,
             recipient,
             signed,
@@ -371,6 +389,7 @@ def unsubscribe(
 
 
 def _preferences_page(
+    request: Request,
     session: Session,
     recipient: Recipient,
     *,
@@ -378,15 +397,15 @@ def _preferences_page(
     problems: Sequence[FieldProblem] = (),
     saved: bool = False,
     status_code: int = 200,
-) -> HTMLResponse:
-    language = recipient.delivery.language
+) -> Response:
+    language = recipient_language(request, recipient.delivery.language)
     shown = translated_problems(list(problems), language)
     context = _preferences_context(session, recipient, values=values) | {
         "problems": shown,
         "problem_fields": {problem.field for problem in shown},
         "saved": saved,
     }
-    return render_page("preferences.html", language, context, status_code=status_code)
+    return recipient_page(request, "preferences.html", language, context, status_code=status_code)
 
 
 @router.get("/preferences/{signed}", response_class=HTMLResponse, dependencies=[Public])
@@ -394,11 +413,12 @@ def preferences_page(request: Request, session: SessionDep, signed: str) -> Resp
     recipient = _recipient_or_page(session, signed, Purpose.preferences, needs_contact=True)
     if isinstance(recipient, Response):
         return recipient
-    return _preferences_page(session, recipient, saved="saved" in request.query_params)
+    return _preferences_page(request, session, recipient, saved="saved" in request.query_params)
 
 
 @router.post("/preferences/{signed}", response_class=HTMLResponse, dependencies=[Public])
 def save_preferences(
+    request: Request,
     session: SessionDep,
     signed: str,
     alerts: Annotated[str, Form()] = "",
@@ -418,6 +438,7 @@ def save_preferences(
         service.update_preferences(session, recipient, data, today=date.today())
     except FormProblems as problems:
         return _preferences_page(
+            request,
             session,
             recipient,
             values=values,
@@ -426,10 +447,16 @@ def save_preferences(
         )
     except ValidationError as error:
         return _preferences_page(
-            session, recipient, values=values, problems=problems_of(error), status_code=422
+            request,
+            session,
+            recipient,
+            values=values,
+            problems=problems_of(error),
+            status_code=422,
         )
     except DomainError as error:
         return _preferences_page(
+            request,
             session,
             recipient,
             values=values,
@@ -449,8 +476,8 @@ def organization_actions(request: Request, session: SessionDep, principal: AnyUs
     """The actions the member's organisation reported (staff read them on the
     organisation's timeline)."""
     if principal.role is not Role.member or principal.organization_id is None:
-        return RedirectResponse("/members", status_code=303)
-    return templates.TemplateResponse(
+        return RedirectResponse("/", status_code=303)
+    return member_page(
         request,
         "tracking/portal_actions.html",
         {

@@ -11,9 +11,13 @@ show on the organisation's timeline. Subscription, language and topics belong to
 address: an address is one recipient however many organisations list it (see
 app/campaigns/audience.py), so a choice made for it holds for each of its contacts, or
 the next alert would reach the person through another organisation's contact.
+
+A member signed in to the portal (app/tracking/portal.py) reports actions and sets her
+preferences through these same functions: her sign-in link proved the address hers.
 """
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -82,8 +86,14 @@ def recipient_actor(delivery: Delivery) -> str:
 def recipient_principal(recipient: Recipient, contact: Contact) -> Principal:
     """The person at the address, acting for one of its contacts: the one principal that
     may subscribe again a contact who unsubscribed."""
+    return address_principal(recipient.actor, contact)
+
+
+def address_principal(actor: str, contact: Contact) -> Principal:
+    """Whoever proved they read the contact's mail (an alert's link, a sign-in link),
+    acting for that contact."""
     return Principal(
-        actor=recipient.actor,
+        actor=actor,
         role=Role.member,
         organization_id=contact.organization_id,
         contact_id=contact.id,
@@ -256,12 +266,25 @@ def reports_of(session: Session, recipient: Recipient) -> list[ActionReport]:
     )
 
 
-def report_action(session: Session, recipient: Recipient, data: ActionReportCreate) -> ActionReport:
+def report_action(
+    session: Session,
+    recipient: Recipient,
+    data: ActionReportCreate,
+    *,
+    by: Principal | None = None,
+) -> ActionReport:
     """Keep what a member did about the alert: the report, its `acted` event, and an
-    audit entry that puts it on the organisation's timeline."""
+    audit entry that puts it on the organisation's timeline.
+
+    `by`: a member signed in to her portal, who may report through a colleague's
+    delivery when the alert did not reach her own address; the report and the audit
+    log then name her rather than the recipient."""
     contact, organization = recipient.contact, recipient.organization
     if contact is None or organization is None:
         raise NotFound(LINK_NOT_VALID)
+    reporter = contact
+    if by is not None and by.contact_id not in (None, contact.id):
+        reporter = session.get(Contact, by.contact_id) or contact
     delivery = recipient.delivery
     count = session.scalar(select(func.count()).where(col(ActionReport.delivery_id) == delivery.id))
     if (count or 0) >= MAX_REPORTS_PER_ALERT:
@@ -272,7 +295,7 @@ def report_action(session: Session, recipient: Recipient, data: ActionReportCrea
         delivery_id=delivery.id or 0,
         campaign_id=delivery.campaign_id,
         organization_id=organization.id or 0,
-        contact_id=contact.id,
+        contact_id=reporter.id,
         **data.model_dump(),
     )
     session.add(report)
@@ -280,7 +303,7 @@ def report_action(session: Session, recipient: Recipient, data: ActionReportCrea
     session.flush()
     record_audit(
         session,
-        actor=recipient.actor,
+        actor=by.actor if by is not None else recipient.actor,
         action="alert.action_reported",
         target_type="action_report",
         target_id=report.id,
@@ -292,7 +315,7 @@ def report_action(session: Session, recipient: Recipient, data: ActionReportCrea
             "action_date": data.action_date,
             "engaged_with": data.engaged_with,
             "note": data.note,
-            "reported_by": contact.name,
+            "reported_by": reporter.name,
         },
     )
     return report
@@ -306,18 +329,23 @@ class OrganizationReport:
 
 
 def organization_reports(
-    session: Session, principal: Principal, *, limit: int = 500
+    session: Session, principal: Principal, *, campaign_id: int | None = None, limit: int = 500
 ) -> list[OrganizationReport]:
     """The actions reported by the organisations the principal sees (a member: her
-    own), latest action first."""
+    own), latest action first; `campaign_id`: about that alert only."""
     organization_ids = visible_organizations(principal).with_only_columns(col(Organization.id))
-    rows = session.execute(
+    query = (
         select(ActionReport, Campaign.title, Contact.name)
         .join(Campaign, col(Campaign.id) == col(ActionReport.campaign_id))
         .outerjoin(Contact, col(Contact.id) == col(ActionReport.contact_id))
         .where(col(ActionReport.organization_id).in_(organization_ids))
-        .order_by(col(ActionReport.action_date).desc(), col(ActionReport.id).desc())
-        .limit(limit)
+    )
+    if campaign_id is not None:
+        query = query.where(col(ActionReport.campaign_id) == campaign_id)
+    rows = session.execute(
+        query.order_by(col(ActionReport.action_date).desc(), col(ActionReport.id).desc()).limit(
+            limit
+        )
     ).all()
     return [OrganizationReport(report, title, name) for report, title, name in rows]
 
@@ -403,16 +431,26 @@ class Preferences:
 
 
 def preferences_of(session: Session, recipient: Recipient, *, today: date) -> Preferences:
-    contact = _require_contact(recipient)
+    """The preferences of the contact an alert went to; the alert's languages are offered
+    too."""
+    return contact_preferences(
+        session,
+        _require_contact(recipient),
+        today=today,
+        alert_languages=[variant.language for variant in recipient.campaign.variants],
+    )
+
+
+def contact_preferences(
+    session: Session, contact: Contact, *, today: date, alert_languages: Iterable[str] = ()
+) -> Preferences:
     pause_runs = contact.subscription_status is SubscriptionStatus.paused and (
         contact.paused_until is None or contact.paused_until > today
     )
     return Preferences(
         email=contact.email,
         language=contact.language,
-        languages=offered_languages(
-            contact.language, (variant.language for variant in recipient.campaign.variants)
-        ),
+        languages=offered_languages(contact.language, alert_languages),
         topics_received=frozenset(set(Topic) - set(contact.topics_opted_out)),
         status=(
             contact.subscription_status
@@ -427,10 +465,36 @@ def preferences_of(session: Session, recipient: Recipient, *, today: date) -> Pr
 def update_preferences(
     session: Session, recipient: Recipient, data: PreferencesUpdate, *, today: date
 ) -> bool:
-    """Apply the preferences form to every contact of the address; return whether
-    anything changed. Stopping alerts from here is an unsubscribe like any other."""
+    """Apply the preferences form of an alert's link; return whether anything changed.
+    Stopping alerts from here is an unsubscribe like any other."""
     contact = _require_contact(recipient)
-    codes = {code for code, _name in preferences_of(session, recipient, today=today).languages}
+    changed, stopped = set_address_preferences(
+        session,
+        contact,
+        data,
+        preferences_of(session, recipient, today=today),
+        actor=recipient.actor,
+        today=today,
+    )
+    if stopped:
+        session.add(_event(recipient.delivery, ResponseKind.unsubscribed, detail="preferences"))
+        session.flush()
+    return changed
+
+
+def set_address_preferences(
+    session: Session,
+    contact: Contact,
+    data: PreferencesUpdate,
+    current: Preferences,
+    *,
+    actor: str,
+    today: date,
+) -> tuple[bool, bool]:
+    """Apply the preferences form (offered as `current`) to every contact of the
+    contact's address, as the person at that address; return whether anything changed
+    and whether alerts were stopped."""
+    codes = {code for code, _name in current.languages}
     if data.language not in codes:
         raise ValidationFailed(N_("Choose one of the options."), field="language")
     changes: dict[str, Any] = {
@@ -455,15 +519,12 @@ def update_preferences(
         if sorted(each.topics_opted_out) == each_changes["topics_opted_out"]:
             del each_changes["topics_opted_out"]
         changed |= members.apply_contact_changes(
-            session, recipient_principal(recipient, each), each, each_changes
+            session, address_principal(actor, each), each, each_changes
         )
         stopped |= (
             not was_unsubscribed and each.subscription_status is SubscriptionStatus.unsubscribed
         )
-    if stopped:
-        session.add(_event(recipient.delivery, ResponseKind.unsubscribed, detail="preferences"))
-        session.flush()
-    return changed
+    return changed, stopped
 
 
 def _require_contact(recipient: Recipient) -> Contact:

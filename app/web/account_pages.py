@@ -22,7 +22,7 @@ def safe_next(target: str | None) -> str:
     """Only paths on this site: never an open redirect."""
     if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
-    return "/members"
+    return "/"  # each role's home (app/web/router.py)
 
 
 def sign_in_url(next_path: str) -> str:
@@ -44,7 +44,7 @@ def sign_in(
     session: SessionDep,
     email: Annotated[str, Form(max_length=320)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/members",
+    next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     address = throttle.client_address(request)
     try:

@@ -20,11 +20,21 @@ from app.core.errors import DomainError, NotFound
 from app.core.http import SessionDep
 from app.countries import service as countries
 from app.countries.schemas import CountryFilter
+from app.i18n import N_, translations
 from app.members import applications
 from app.members.models import ContactRole, OrganizationType
 from app.members.schemas import ApplicationCreate, ApplicationDecline, ApplicationState
 from app.web.router import FilterForm
-from app.web.templating import label, language_name, templates
+from app.web.templating import (
+    country_name_in,
+    in_language,
+    label_in,
+    language_name_in,
+    member_page,
+    page_language,
+    sort_key,
+    templates,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,54 +45,86 @@ HONEYPOT_FIELD = "comment"
 _MAX_ID = 2**31 - 1
 # The form's fields as the applicant reads them (labels and the error summary).
 APPLY_LABELS = {
-    "organization_name": "Name of the organisation",
-    "acronym": "Acronym",
-    "country": "Country",
-    "type": "Type of organisation",
-    "languages": "Working languages",
-    "focus_areas": "Focus areas",
-    "website": "Website",
-    "address": "Postal address",
-    "contact_name": "Your name",
-    "contact_email": "Your email address",
-    "contact_role": "Your role",
-    "contact_language": "Language we should write to you in",
-    "motivation": "Motivation",
+    "organization_name": N_("Name of the organisation"),
+    "acronym": N_("Acronym"),
+    "country": N_("Country"),
+    "type": N_("Type of organisation"),
+    "languages": N_("Working languages"),
+    "focus_areas": N_("Focus areas"),
+    "website": N_("Website"),
+    "address": N_("Postal address"),
+    "contact_name": N_("Your name"),
+    "contact_email": N_("Your email address"),
+    "contact_role": N_("Your role"),
+    "contact_language": N_("Language we should write to you in"),
+    "motivation": N_("Motivation"),
 }
+REQUIRED = N_("This field is required.")
+NO_LANGUAGE = N_("Choose at least one working language.")
+TOO_LONG = N_("This text is too long: at most %(max_length)s characters.")
+# The schemas' and services' messages quote the value and name codes in English: the
+# form in other languages says what to do instead, field by field.
+INSTEAD = {
+    "organization_name": N_("Write the name on one line, without special characters."),
+    "acronym": N_("Write the acronym on one line, without special characters."),
+    "country": N_("Choose the country from the list."),
+    "languages": N_("Choose the languages from the list."),
+    "focus_areas": N_(
+        "Write the focus areas in letters and numbers, separated by commas, "
+        "e.g. victims rights, universal jurisdiction."
+    ),
+    "website": N_("Enter an address starting with https:// or http://."),
+    "address": N_("Remove the invisible control characters from this text."),
+    "contact_name": N_("Write your name on one line, without special characters."),
+    "contact_email": N_("Enter an email address, like name@example.org."),
+    "contact_language": N_("Choose a language from the list."),
+    "motivation": N_("Remove the invisible control characters from this text."),
+}
+SOMETHING_WRONG = N_("This value is not valid.")
+TOO_MANY = N_("Too many applications were sent from here. Try again later.")
 
 
 # --- the public form ---------------------------------------------------------------------
 
 
 def _apply_page(
-    request: Request, session: Session, form: FilterForm, *, status_code: int = 200
+    request: Request,
+    session: Session,
+    form: FilterForm,
+    language: str,
+    *,
+    status_code: int = 200,
 ) -> Response:
+    gettext = translations(language).gettext
+    country_names = [
+        (country.iso3, country_name_in(country, language))
+        for country in countries.list_countries(session, CountryFilter())
+    ]
     context = {
-        "section": None,
+        "section": "apply",
         "form": form,
         "honeypot_field": HONEYPOT_FIELD,
-        "field_labels": APPLY_LABELS,
+        "field_labels": {name: gettext(text) for name, text in APPLY_LABELS.items()},
         "options": {
-            "country": [
-                (country.iso3, country.name)
-                for country in countries.list_countries(session, CountryFilter())
-            ],
-            "type": [(value.value, label(value)) for value in OrganizationType],
-            "contact_role": [(value.value, label(value)) for value in ContactRole],
-            "language": [(code, language_name(code)) for code in FORM_LANGUAGES],
+            "country": sorted(country_names, key=lambda option: sort_key(option[1])),
+            "type": [(value.value, label_in(value, language)) for value in OrganizationType],
+            "contact_role": [(value.value, label_in(value, language)) for value in ContactRole],
+            "language": [(code, language_name_in(code, language)) for code in FORM_LANGUAGES],
         },
     }
-    return templates.TemplateResponse(
-        request, "applications/apply.html", context, status_code=status_code
+    return member_page(
+        request, "applications/apply.html", context, language=language, status_code=status_code
     )
 
 
 @router.get("/apply", response_class=HTMLResponse, dependencies=[Public])
 def apply_page(request: Request, session: SessionDep) -> Response:
+    # The applicant's own language is the first guess at both language questions.
+    language = page_language(request)
     form = FilterForm(
-        values={"languages": ["en"], "contact_language": ["en"], "type": ["ngo"]},
+        values={"languages": [language], "contact_language": [language], "type": ["ngo"]},
     )
-    return _apply_page(request, session, form)
+    return _apply_page(request, session, form, language)
 
 
 @router.post("/apply", response_class=HTMLResponse, dependencies=[Public])
@@ -121,38 +163,47 @@ def apply(
         "contact_language": contact_language,
         "motivation": motivation,
     }
+    language = page_language(request)
     chosen_languages = [code.strip() for code in languages or [] if code.strip()]
     form = FilterForm(values={name: [value] for name, value in typed.items() if value.strip()})
     form.values["languages"] = chosen_languages
     data: dict[str, Any] = {name: value.strip() for name, value in typed.items() if value.strip()}
     data.pop("focus_areas", None)
-    data["focus_areas"] = _focus_area_tags(focus_areas)
+    data["focus_areas"] = focus_area_tags(focus_areas)
     data["languages"] = chosen_languages
     if not chosen_languages:
-        form.add_error("languages", "Choose at least one working language.")
+        form.add_error("languages", in_language(NO_LANGUAGE, language))
     try:
         application = ApplicationCreate.model_validate(data)
     except ValidationError as error:
-        _add_validation_errors(form, error)
-        return _apply_page(request, session, form, status_code=422)
+        _add_validation_errors(form, error, language)
+        return _apply_page(request, session, form, language, status_code=422)
     if form.errors:
-        return _apply_page(request, session, form, status_code=422)
+        return _apply_page(request, session, form, language, status_code=422)
     try:
         throttle.count_application(throttle.client_address(request))
         applications.submit_application(session, application)
     except DomainError as error:
         session.rollback()  # nothing of a refused application is kept
-        form.add_error(error.field_name, error.message)
-        return _apply_page(request, session, form, status_code=error.status_code)
+        form.add_error(error.field_name, _refusal_message(error, language))
+        return _apply_page(request, session, form, language, status_code=error.status_code)
     return RedirectResponse("/apply/thank-you", status_code=303)
 
 
 @router.get("/apply/thank-you", response_class=HTMLResponse, dependencies=[Public])
 def thank_you_page(request: Request) -> Response:
-    return templates.TemplateResponse(request, "applications/thank_you.html", {"section": None})
+    return member_page(request, "applications/thank_you.html", {"section": "apply"})
 
 
-def _focus_area_tags(text: str) -> list[str]:
+def _refusal_message(error: DomainError, language: str) -> str:
+    if isinstance(error, throttle.TooManyRequests):
+        instead = TOO_MANY
+    else:
+        instead = INSTEAD.get(error.field_name or "", SOMETHING_WRONG)
+    return in_language(error.message, language, instead=instead)
+
+
+def focus_area_tags(text: str) -> list[str]:
     """ "Victims' rights, Rule of law" → the words the tag validator then checks."""
     tags = []
     for part in text.split(","):
@@ -162,17 +213,24 @@ def _focus_area_tags(text: str) -> list[str]:
     return tags
 
 
-def _add_validation_errors(form: FilterForm, error: ValidationError) -> None:
+def _add_validation_errors(form: FilterForm, error: ValidationError, language: str) -> None:
     for problem in error.errors():
         location = problem["loc"]
         name = str(location[0]) if location else None
         message = str(problem["msg"]).removeprefix("Value error, ")
         if problem["type"] == "missing":
-            message = "This field is required."
-        elif name in {"focus_areas", "languages"} and len(location) > 1:
+            form.add_error(name, in_language(REQUIRED, language))
+            continue
+        if problem["type"] == "string_too_long":
+            limit = {"max_length": (problem.get("ctx") or {}).get("max_length")}
+            form.add_error(name, in_language(TOO_LONG, language) % limit)
+            continue
+        if name in {"focus_areas", "languages"} and len(location) > 1:
             given = problem.get("input")
             message = f"{given!r}: {message}" if isinstance(given, str) else message
-        form.add_error(name, message[:1].upper() + message[1:])
+        message = message[:1].upper() + message[1:]
+        instead = INSTEAD.get(name or "", SOMETHING_WRONG)
+        form.add_error(name, in_language(message, language, instead=instead))
 
 
 # --- deciding (staff) ---------------------------------------------------------------------

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -37,17 +38,19 @@ from app.campaigns.audience import (
     audience_preview,
 )
 from app.campaigns.models import ActionType, Campaign, CampaignStatus
-from app.campaigns.rendering import TemplateProblem
+from app.campaigns.rendering import TemplateProblem, compile_variant
 from app.campaigns.schemas import (
     AudiencePreviewRequest,
     CampaignCreate,
     CampaignListQuery,
     CampaignPreview,
     CampaignUpdate,
+    DraftPreview,
+    DraftPreviewRequest,
     LaunchRequest,
     TestSendRequest,
 )
-from app.campaigns.tokens import TOKENS
+from app.campaigns.tokens import TOKENS, sample_context
 from app.campaigns.topics import TOPIC_LABELS, Topic
 from app.core.errors import DomainError, NotFound, ValidationFailed
 from app.core.headers import CONTENT_SECURITY_POLICY
@@ -486,29 +489,32 @@ def _field_labels(languages: Sequence[str]) -> dict[str, str]:
     return labels
 
 
-def _preview_of_form(
-    session: Session, principal: Principal, alert: AlertForm | None, campaign: Campaign | None
-) -> tuple[AudiencePreview | None, str | None]:
-    """The audience count shown with the form when it loads (the script keeps it up to
-    date as the form changes): the same request and call as POST /api/audiences/preview."""
+def _audience_fields(alert: AlertForm | None, campaign: Campaign | None) -> dict[str, Any]:
+    """The form's audience as the API's AudiencePreviewRequest reads it."""
     if alert is not None:
-        fields: dict[str, Any] = {
+        return {
             **alert.data["audience"],
             "topics": alert.data["topics"],
             "variant_languages": alert.sent_languages,
             "default_language": alert.data["default_language"] or None,
         }
-    elif campaign is not None:
-        fields = {
+    if campaign is not None:
+        return {
             **campaign.audience,
             "topics": campaign.topics,
             "variant_languages": [variant.language for variant in campaign.variants],
             "default_language": campaign.default_language,
         }
-    else:
-        fields = {}
+    return {}
+
+
+def _preview_of_form(
+    session: Session, principal: Principal, alert: AlertForm | None, campaign: Campaign | None
+) -> tuple[AudiencePreview | None, str | None]:
+    """The audience count shown with the form when it loads (the script keeps it up to
+    date as the form changes): the same request and call as POST /api/audiences/preview."""
     try:
-        request = AudiencePreviewRequest.model_validate(fields)
+        request = AudiencePreviewRequest.model_validate(_audience_fields(alert, campaign))
         preview = audience_preview(
             session,
             principal,
@@ -525,6 +531,78 @@ def _preview_of_form(
     return preview, None
 
 
+@dataclass
+class LivePreview:
+    """The preview beside the editor as the page first shows it (the script then asks
+    POST /api/campaigns/preview as the text changes): one language, and the message or
+    what is wrong with it."""
+
+    language: str
+    preview: DraftPreview | None = None
+    problem: str | None = None
+
+
+def _live_preview(
+    session: Session,
+    principal: Principal,
+    form: FilterForm,
+    alert: AlertForm | None,
+    campaign: Campaign | None,
+) -> LivePreview:
+    """The default language's version (the tab the script opens first), through the same
+    request and call as the API; an audience the form cannot use yet falls back to
+    made-up sample values, as the script does."""
+    language = form.value("default_language") or "en"
+    fields = {
+        "language": language,
+        "subject": form.value(f"subject.{language}"),
+        "body": form.value(f"body.{language}"),
+    }
+    for audience in (_audience_fields(alert, campaign), None):
+        try:
+            draft = DraftPreviewRequest.model_validate({**fields, "audience": audience})
+            return LivePreview(language, preview=messages.preview_draft(session, principal, draft))
+        except ValidationError as error:
+            problems = error.errors()
+            if audience is not None and all(p["loc"][0] == "audience" for p in problems):
+                continue
+            return LivePreview(language, problem=_message(problems[0]))
+        except DomainError as error:
+            if audience is not None and (error.field_name or "").startswith("audience"):
+                continue
+            return LivePreview(language, problem=error.message)
+    return LivePreview(language)  # not reached: the try without an audience returns
+
+
+# Every element of staff Markdown that the email layout's CSS styles (headings, links,
+# code, quotes, tables with each alignment), for the form page's policy to let through
+# whatever the editor's preview shows later: see preview_policy.
+_STYLED_MARKDOWN = """# A
+## B
+### C
+
+Text, [a link](https://example.org) and `code`.
+
+> A quote.
+
+| a | b | c | d |
+|:--|:-:|--:|---|
+| 1 | 2 | 3 | 4 |
+"""
+
+
+@lru_cache(maxsize=1)
+def _styled_specimens() -> tuple[str, ...]:
+    """The specimen as an email, once per text direction."""
+    languages = {text_direction(code): code for code in SUPPORTED_LANGUAGES}.values()
+    return tuple(
+        compile_variant(language=language, subject="", body=_STYLED_MARKDOWN)
+        .render(sample_context(language))
+        .html
+        for language in languages
+    )
+
+
 def _form_page(
     request: Request,
     session: Session,
@@ -537,6 +615,7 @@ def _form_page(
 ) -> Response:
     languages = _offered_languages(form)
     preview, preview_error = _preview_of_form(session, principal, alert, campaign)
+    live = _live_preview(session, principal, form, alert, campaign)
     context = {
         "section": "campaigns",
         "form": form,
@@ -553,9 +632,15 @@ def _form_page(
         "action": f"/campaigns/{campaign.id}/edit" if campaign else "/campaigns/new",
         "returns_to_draft": campaign is not None
         and campaign.status in (CampaignStatus.approved, CampaignStatus.scheduled),
+        "live": live,
     }
+    shown = [live.preview.html] if live.preview else []
     return templates.TemplateResponse(
-        request, "campaigns/form.html", context, status_code=status_code
+        request,
+        "campaigns/form.html",
+        context,
+        status_code=status_code,
+        headers={"Content-Security-Policy": preview_policy([*_styled_specimens(), *shown])},
     )
 
 
@@ -663,7 +748,7 @@ def preview_policy(documents: Sequence[str]) -> str:
     )
 
 
-def _progress(session: Session, campaign: Campaign) -> dict[str, Any] | None:
+def progress_view(session: Session, campaign: Campaign) -> dict[str, Any] | None:
     """Where a launched alert's messages stand, as the page first shows it (the script
     then asks GET /api/campaigns/{id} for the same figures every few seconds)."""
     if campaign.launched_at is None or campaign.id is None:
@@ -763,7 +848,7 @@ def _campaign_page(
         "actions": actions,
         "field_labels": FIELD_LABELS,
         "time_zones": TIME_ZONES,
-        "progress": _progress(session, campaign),
+        "progress": progress_view(session, campaign),
         "progress_sentences": PROGRESS_SENTENCES,
         "status_labels": {status.value: label(status) for status in CampaignStatus},
     }

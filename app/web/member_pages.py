@@ -1,4 +1,4 @@
-"""Member sign-in by emailed link, and the member's own page (the portal).
+"""Member sign-in by emailed link (the portal it leads to is app/web/portal_pages.py).
 
 Opening a link (GET) only shows whom it signs in as: mail scanners open links before
 people do, so only the POST of its button uses the link up. These pages are public and
@@ -10,21 +10,19 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from app.accounts import magic_links, service
-from app.accounts.auth import AnyUser, Public, SameSiteSignIn
+from app.accounts import magic_links
+from app.accounts.auth import Public, SameSiteSignIn
 from app.accounts.magic_router import SignInLinkRequest
-from app.accounts.principal import Role
 from app.core import throttle
 from app.core.errors import NotFound, ValidationFailed
 from app.core.http import SessionDep
-from app.countries import service as countries
-from app.members import service as members
+from app.i18n import N_
 from app.web.account_pages import start_page_session
-from app.web.templating import templates
+from app.web.templating import in_language, member_page, page_language
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,11 +52,25 @@ class RedactSignInLinks(logging.Filter):
 logging.getLogger("uvicorn.access").addFilter(RedactSignInLinks())
 
 
-def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    return templates.TemplateResponse(
+# Said in the visitor's language (the throttle's own message is English only).
+_EMAIL_NOT_VALID = N_("Enter your email address, like name@example.org.")
+_TOO_MANY_LINKS = N_("Too many sign-in links were asked for. Try again later.")
+_CHOOSE_ORGANISATION = N_("Choose the organisation you are signing in for.")
+
+
+def _page(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    *,
+    language: str | None = None,
+) -> Response:
+    return member_page(
         request,
         f"members_signin/{name}",
-        {"section": None, **context},
+        {"section": "member_sign_in", **context},
+        language=language,
         status_code=status_code,
         headers=_PRIVATE_HEADERS,
     )
@@ -73,16 +85,19 @@ def request_link_page(request: Request) -> Response:
 def request_link(
     request: Request, session: SessionDep, email: Annotated[str, Form()] = ""
 ) -> Response:
+    language = page_language(request)
     try:
         data = SignInLinkRequest(email=email.strip())
     except ValidationError:
-        error = "Enter your email address, like name@example.org."
-        return _page(request, "request.html", {"email": email[:320], "error": error}, 422)
+        error = in_language(_EMAIL_NOT_VALID, language)
+        context = {"email": email[:320], "error": error}
+        return _page(request, "request.html", context, 422, language=language)
     try:
         throttle.count_link_request(data.email, throttle.client_address(request))
     except throttle.TooManyRequests as refused:
-        error = f"{refused.message}."
-        page = _page(request, "request.html", {"email": data.email, "error": error}, 429)
+        error = in_language(f"{refused.message}.", language, instead=_TOO_MANY_LINKS)
+        context = {"email": data.email, "error": error}
+        page = _page(request, "request.html", context, 429, language=language)
         page.headers["Retry-After"] = str(refused.retry_after)
         return page
     magic_links.request_sign_in_link(session, data.email)
@@ -112,7 +127,7 @@ def redeem_link(
     except NotFound:
         return _page(request, "link_not_valid.html", {}, 404)
     except ValidationFailed:
-        error = "Choose the organisation you are signing in for."
+        error = in_language(_CHOOSE_ORGANISATION, page_language(request))
         return _link_page(request, session, secret, error=error, status_code=422)
     return start_page_session(session, user, "/portal")
 
@@ -131,25 +146,3 @@ def _link_page(
         return _page(request, "link_not_valid.html", {}, 404)
     context = {"secret": secret, "choices": choices, "error": error}
     return _page(request, "link.html", context, status_code)
-
-
-@router.get("/portal", response_class=HTMLResponse)
-def portal(request: Request, session: SessionDep, principal: AnyUser) -> Response:
-    """The signed-in member's organisation: its profile and contacts (read-only)."""
-    if principal.role is not Role.member or principal.organization_id is None:
-        return RedirectResponse("/members", status_code=303)
-    organization = members.get_organization(session, principal, principal.organization_id)
-    contacts = members.list_contacts(session, principal, principal.organization_id)
-    user = service.get_user(session, principal.user_id or 0)
-    contact = next((c for c in contacts if c.id == user.contact_id), None)
-    return templates.TemplateResponse(
-        request,
-        "members_signin/portal.html",
-        {
-            "section": "portal",
-            "organization": organization,
-            "country": countries.get_country(session, organization.country_iso3),
-            "contacts": contacts,
-            "name": contact.name if contact else (user.full_name or user.email),
-        },
-    )

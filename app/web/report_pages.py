@@ -10,19 +10,30 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 
 from app.accounts.auth import StaffUser
 from app.accounts.principal import Role
 from app.core.errors import NotFound
 from app.core.http import SessionDep
 from app.reports import service as reports
-from app.reports.charts import FunnelStep, Series, funnel_chart, grouped_bar_chart
+from app.reports.charts import (
+    Column,
+    FunnelStep,
+    Series,
+    column_chart,
+    funnel_chart,
+    grouped_bar_chart,
+)
 from app.reports.schemas import (
     Figures,
     GroupBy,
     NotActedQuery,
     ParticipationGroup,
     ParticipationQuery,
+    ResponseTimeline,
+    TimelinePeriod,
+    TimelineUnit,
 )
 from app.web.router import not_found_page
 from app.web.templating import label, templates
@@ -33,6 +44,9 @@ _MAX_ID = 2**31 - 1
 # Organisations listed on the page; the CSV holds them all.
 NOT_ACTED_SHOWN = 100
 ERASED = "Contact erased"
+# Countries drawn in the chart (the table below it lists them all).
+TOP_COUNTRIES = 10
+UNIT_WORDS = {TimelineUnit.hour: "hour", TimelineUnit.day: "day", TimelineUnit.week: "week"}
 
 
 def _parse_id(text: str) -> int | None:
@@ -48,6 +62,47 @@ def percent(rate: float | None) -> str:
 
 def _group_name(group: ParticipationGroup) -> str:
     return group.country_name or group.region_name or ERASED
+
+
+def _top_countries(groups: list[ParticipationGroup]) -> list[ParticipationGroup]:
+    """The countries with the most members who acted (then the most reached)."""
+    reached = [group for group in groups if group.delivered]
+    return sorted(reached, key=lambda group: (-group.acted, -group.delivered, _group_name(group)))[
+        :TOP_COUNTRIES
+    ]
+
+
+def period_name(period: TimelinePeriod, unit: TimelineUnit) -> str:
+    """A period in full, for the table under the charts: "Tue 10 Mar 2026, 09:00"."""
+    moment = period.starts_at
+    day = f"{moment:%a} {moment.day} {moment:%b %Y}"
+    if unit is TimelineUnit.hour:
+        return f"{day}, {moment:%H:%M}"
+    return f"Week of {day}" if unit is TimelineUnit.week else day
+
+
+def _column_name(period: TimelinePeriod, unit: TimelineUnit) -> str:
+    """A period under its column, short: "09:00", or "10 Mar"."""
+    moment = period.starts_at
+    return f"{moment:%H:%M}" if unit is TimelineUnit.hour else f"{moment.day} {moment:%b}"
+
+
+def _timeline_charts(timeline: ResponseTimeline) -> dict[str, Markup]:
+    unit = UNIT_WORDS[timeline.unit]
+    charts: dict[str, Markup] = {}
+    for measure, words in (("acted", "reported an action"), ("clicked", "clicked a link")):
+        counts = [getattr(period, measure) for period in timeline.periods]
+        if any(counts):
+            charts[f"{measure}_over_time"] = column_chart(
+                f"chart-{measure}-over-time",
+                f"People who first {words}, per {unit} (UTC)",
+                [
+                    Column(_column_name(period, timeline.unit), count)
+                    for period, count in zip(timeline.periods, counts, strict=True)
+                ],
+                unit="people",
+            )
+    return charts
 
 
 def _funnel(total: Figures) -> list[FunnelStep]:
@@ -81,6 +136,7 @@ def results_page(
     )
     actions, actions_total = reports.reported_actions(session, principal, identifier)
     replies = reports.campaign_replies(session, principal, identifier)
+    timeline = reports.response_timeline(session, principal, identifier)
 
     total = by_region.total
     charts = {}
@@ -96,6 +152,18 @@ def results_page(
                 Series("Acted", [group.act_rate for group in by_region.groups]),
             ],
         )
+    if top_countries := _top_countries(by_country.groups):
+        charts["countries"] = grouped_bar_chart(
+            "chart-countries",
+            "Clicks and actions in the countries where most members acted, as a share of "
+            "messages delivered",
+            [_group_name(group) for group in top_countries],
+            [
+                Series("Clicked", [group.click_rate for group in top_countries]),
+                Series("Acted", [group.act_rate for group in top_countries]),
+            ],
+        )
+    charts.update(_timeline_charts(timeline))
 
     def export(path: str, **params: str) -> str:
         return f"/api/reports/{path}?" + urlencode({"campaign_id": identifier, **params})
@@ -111,6 +179,10 @@ def results_page(
         "by_country": by_country.groups,
         "group_name": _group_name,
         "charts": charts,
+        "top_countries": len(top_countries),
+        "timeline": timeline,
+        "unit_word": UNIT_WORDS[timeline.unit],
+        "period_name": period_name,
         "actions": actions,
         "actions_total": actions_total,
         "not_acted": not_acted,

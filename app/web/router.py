@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
-from app.accounts.auth import AnyUser, Public, StaffUser
-from app.accounts.principal import Principal
+from app.accounts.auth import AnyUser, StaffUser
+from app.accounts.principal import Principal, Role
 from app.core.errors import NotFound, ValidationFailed
 from app.core.http import SessionDep
 from app.countries import service as countries
@@ -29,16 +29,26 @@ from app.countries.models import (
     RomeStatuteStatus,
 )
 from app.countries.schemas import CountryFilter, RegionRead
+from app.i18n import N_
 from app.members import service as members
 from app.members.custom_fields import list_custom_fields
 from app.members.models import MembershipStatus, OrganizationType
 from app.members.schemas import OrganizationFilter
-from app.web.templating import describe_history, label, language_name, templates
+from app.web.templating import (
+    describe_history,
+    in_language,
+    label,
+    language_name,
+    member_page,
+    page_language,
+    templates,
+)
 
 router = APIRouter(include_in_schema=False)
 FilterModel = TypeVar("FilterModel", bound=BaseModel)
 
 PAGE_SIZE = 50
+NO_PAGE_HERE = N_("There is no page at this address.")
 # Ids are 32-bit integers in the database; larger numbers name nothing.
 _MAX_ID = 2**31 - 1
 
@@ -112,10 +122,16 @@ def _parse_id(text: str) -> int | None:
     return int(text) if 0 < int(text) <= _MAX_ID else None
 
 
-def not_found_page(request: Request, message: str) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, "not_found.html", {"message": message, "section": None}, status_code=404
-    )
+def not_found_page(request: Request, message: str) -> Response:
+    """The 404 page: in English for staff, in the visitor's language for members and
+    the public (a message the catalogue lacks is said in general words)."""
+    context = {"message": message, "section": None}
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and principal.role is not Role.member:
+        return templates.TemplateResponse(request, "not_found.html", context, status_code=404)
+    language = page_language(request)
+    context["message"] = in_language(message, language, instead=NO_PAGE_HERE)
+    return member_page(request, "not_found.html", context, language=language, status_code=404)
 
 
 def _enum_options(values: type[StrEnum]) -> list[tuple[str, str]]:
@@ -129,9 +145,23 @@ def _regions(session: Session, principal: Principal) -> list[RegionRead]:
 # --- pages --------------------------------------------------------------------------------
 
 
-@router.get("/", dependencies=[Public])
-def home() -> RedirectResponse:
-    return RedirectResponse("/members", status_code=302)
+# Where each role starts: the secretariat's dashboard, a regional lead's region, a
+# member's own organisation.
+HOME_PAGES = {
+    Role.secretariat: "/dashboard",
+    Role.regional_lead: "/region",
+    Role.member: "/portal",
+}
+
+
+def home_path(principal: Principal) -> str:
+    return HOME_PAGES[principal.role]
+
+
+@router.get("/")
+def home(principal: AnyUser) -> RedirectResponse:
+    """Each role's home; someone not signed in is sent to sign in first."""
+    return RedirectResponse(home_path(principal), status_code=302)
 
 
 @router.get("/members", response_class=HTMLResponse)

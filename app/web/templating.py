@@ -4,6 +4,7 @@ Only presentation lives here (how a value is shown); every rule about what a val
 be stays in the schemas and services that the API uses too.
 """
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -11,15 +12,24 @@ from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
-from babel import Locale
+import pycountry
+from babel import Locale, negotiate_locale
+from babel.dates import format_date as babel_date
+from babel.dates import format_time as babel_time
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from app.accounts.principal import Role
 from app.core.audit import AuditEntry
-from app.i18n import text_direction, translations
+from app.core.db import session_scope
+from app.core.errors import NotFound
+from app.i18n import N_, SUPPORTED_LANGUAGES, base_language, text_direction, translations
+from app.members import service as members
+from app.tracking.wording import language_name as native_language_name
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -75,13 +85,30 @@ FIELD_LABELS: dict[str, str] = {
 }
 
 # Enum values as people say them; anything missing falls back to "Snake case".
+# Those members read on their own pages are marked for the catalogues (N_).
 VALUE_LABELS: dict[str, str] = {
-    "ngo": "NGO",
-    "faith_based": "Faith-based",
+    "ngo": N_("NGO"),
+    "bar_association": N_("Bar association"),
+    "academic": N_("Academic"),
+    "faith_based": N_("Faith-based"),
+    "network": N_("Network"),
+    "media": N_("Media"),
+    "other": N_("Other"),
+    "applicant": N_("Applicant"),
+    "active": N_("Active"),
+    "lapsed": N_("Lapsed"),
+    "suspended": N_("Suspended"),
+    "archived": N_("Archived"),
+    "focal_point": N_("Focal point"),
+    "director": N_("Director"),
+    "communications": N_("Communications"),
+    "legal": N_("Legal"),
+    "subscribed": N_("Subscribed"),
+    "unsubscribed": N_("Unsubscribed"),
+    "paused": N_("Paused"),
     "non_signatory": "Non-signatory",
     "not_ratified": "Not ratified",
     "not_applicable": "Not applicable",
-    "focal_point": "Focal point",
     "asia-pacific": "Asia-Pacific",
     "mena": "Middle East and North Africa",
     "ok": "OK",
@@ -102,6 +129,37 @@ ACTION_LABELS: dict[str, str] = {
     "organization.lapse": "Membership lapsed",
     "organization.suspend": "Membership suspended",
     "organization.reinstate": "Membership reinstated",
+    # The rest of the audit log (the /audit page).
+    "contact.erase": "Contact erased",
+    "contact.export": "Personal data exported",
+    "user.create": "User created",
+    "user.update": "User changed",
+    "user.password_change": "Password changed",
+    "user.switch_organization": "Switched organisation",
+    "auth.link_requested": "Sign-in link requested",
+    "auth.sign_in.session": "Signed in",
+    "auth.sign_in.bearer": "API token issued",
+    "campaign.created": "Alert created",
+    "campaign.updated": "Alert changed",
+    "campaign.deleted": "Alert deleted",
+    "campaign.test_sent": "Test sent",
+    "campaign.approval_requested": "Approval requested",
+    "campaign.approved": "Alert approved",
+    "campaign.scheduled": "Alert scheduled",
+    "campaign.launched": "Alert launched",
+    "campaign.paused": "Sending paused",
+    "campaign.resumed": "Sending resumed",
+    "campaign.sent": "Sending finished",
+    "campaign.cancelled": "Alert cancelled",
+    "campaign.returned_to_draft": "Returned to draft",
+    "alert.action_reported": "Action reported",
+    "country.status_change": "Treaty status changed",
+    "custom_field.create": "Custom field added",
+    "custom_field.delete": "Custom field removed",
+    "delivery.bounce": "Bounce received",
+    "delivery.complaint": "Spam complaint received",
+    "suppression.create": "Address suppressed",
+    "demo.seed": "Demo data loaded",
 }
 
 # Badge tone per status value: the CSS gives each tone colours with AA contrast, and
@@ -205,13 +263,13 @@ def format_value(value: Any) -> str:
 
 
 # Fields whose recorded values are enum values, shown through `label`.
-ENUM_FIELDS = frozenset({*BADGE_TONES, "type", "role", "region"})
+ENUM_FIELDS = frozenset({*BADGE_TONES, "type", "role", "region", "status", "action_type"})
 
 
 # Fields whose recorded values are record ids, times, or language codes.
 ID_FIELDS = frozenset({"organization_id", "merged_into_id", "merged_from_id"})
 DATETIME_FIELDS = frozenset({"consent_at", "last_bounced_at"})
-LANGUAGE_FIELDS = frozenset({"language", "languages"})
+LANGUAGE_FIELDS = frozenset({"language", "languages", "default_language"})
 
 
 def field_value(field: str, value: Any) -> str:
@@ -313,7 +371,7 @@ def _organization_item(entry: AuditEntry) -> HistoryItem:
             "Merged into" if isinstance(into, int) else "Merged into another organisation",
             link=_organization_link(into),
             note=note,
-            changes=_changes(entry, skip=_MERGE_FIELDS),
+            changes=entry_changes(entry, skip=_MERGE_FIELDS),
         )
     if entry.action == "organization.merge_received":
         source = after.get("merged_from_id")
@@ -327,7 +385,7 @@ def _organization_item(entry: AuditEntry) -> HistoryItem:
             link=_organization_link(source),
             detail=detail,
             note=note,
-            changes=_changes(entry, skip=_MERGE_FIELDS),
+            changes=entry_changes(entry, skip=_MERGE_FIELDS),
         )
     title = action_label(entry.action)
     if entry.action == "organization.update" and "membership_status" in after:
@@ -335,7 +393,7 @@ def _organization_item(entry: AuditEntry) -> HistoryItem:
             title = "Archived"
         elif before.get("membership_status") == "archived":
             title = "Restored from the archive"
-    return HistoryItem(entry, title, note=note, changes=_changes(entry))
+    return HistoryItem(entry, title, note=note, changes=entry_changes(entry))
 
 
 def _contact_item(entry: AuditEntry, known: dict[str, Any]) -> HistoryItem:
@@ -357,15 +415,17 @@ def _contact_item(entry: AuditEntry, known: dict[str, Any]) -> HistoryItem:
             entry,
             f"Contact added: {full}",
             note=note,
-            changes=_changes(entry, skip=_CONTACT_TITLE_FIELDS),
+            changes=entry_changes(entry, skip=_CONTACT_TITLE_FIELDS),
         )
     if entry.action == "contact.delete":
         return HistoryItem(entry, f"Contact removed: {full}", note=note)
     if entry.action == "contact.bounce_state":
         source = f" ({entry.note})" if entry.note else ""
-        return HistoryItem(entry, f"Bounce state raised{source}: {name}", changes=_changes(entry))
+        return HistoryItem(
+            entry, f"Bounce state raised{source}: {name}", changes=entry_changes(entry)
+        )
     title = ACTION_LABELS.get(entry.action) or f"Contact: {action_label(entry.action).lower()}"
-    return HistoryItem(entry, f"{title}: {name}", note=note, changes=_changes(entry))
+    return HistoryItem(entry, f"{title}: {name}", note=note, changes=entry_changes(entry))
 
 
 def _identity(values: dict[str, Any]) -> dict[str, Any]:
@@ -382,7 +442,7 @@ def _sentence(note: str | None) -> str | None:
     return note[:1].upper() + note[1:] if note else None
 
 
-def _changes(entry: AuditEntry, *, skip: frozenset[str] = frozenset()) -> list[Change]:
+def entry_changes(entry: AuditEntry, *, skip: frozenset[str] = frozenset()) -> list[Change]:
     """The fields an entry records: from → to for a change, the values for a creation."""
     changes = []
     for key, value in (entry.after or {}).items():
@@ -416,15 +476,76 @@ def environment_for(language: str) -> Environment:
         translations(language), newstyle=True
     )
     environment.filters.update(
-        label=label,
-        language_name=language_name,
+        label=lambda value: label_in(value, language),
+        language_name=lambda code: language_name_in(code, language),
+        country_name=lambda country: country_name_in(country, language),
         date=format_date,
         datetime=format_datetime,
         value=format_value,
         action=action_label,
     )
+    if base_language(language) != "en":
+        # Dates as the language writes them ("3 mars 2026"); staff pages keep theirs.
+        locale = Locale.parse(base_language(language))
+        environment.filters.update(
+            date=lambda value: _local_date(value, locale),
+            datetime=lambda value: _local_datetime(value, locale),
+        )
     environment.globals.update(badge_tone=badge_tone, field_value=field_value)
     return environment
+
+
+def _local_date(value: date | None, locale: Locale) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return _local_datetime(value, locale)
+    return babel_date(value, format="long", locale=locale)
+
+
+def _local_datetime(value: datetime | None, locale: Locale) -> str:
+    if value is None:
+        return "—"
+    day = babel_date(value, format="long", locale=locale)
+    time = babel_time(value, format="short", locale=locale)
+    # The language's own way of joining a date and a time ("{1}, {0}", "{1}، {0}").
+    pattern = str(locale.datetime_formats["medium"])
+    return pattern.replace("{1}", day).replace("{0}", time) + " UTC"
+
+
+# --- in the language of a member's page ---------------------------------------------------
+
+
+def label_in(value: Any, language: str) -> str:
+    """`label` in `language`, where the catalogue has it (the values members read)."""
+    return translations(language).gettext(label(value))
+
+
+def language_name_in(code: str, language: str) -> str:
+    """A language's name as `language` says it ("anglais" in French)."""
+    if base_language(language) == "en":
+        return language_name(code)
+    return Locale.parse(base_language(language)).languages.get(code, code)
+
+
+class _NamedCountry(Protocol):
+    iso3: str
+    name: str
+
+
+def country_name_in(country: _NamedCountry, language: str) -> str:
+    """A country's name as `language` says it (CLDR's names; the registry's in English)."""
+    found = pycountry.countries.get(alpha_3=country.iso3)
+    if base_language(language) == "en" or found is None:
+        return country.name
+    territories = Locale.parse(base_language(language)).territories
+    return str(territories.get(found.alpha_2, country.name))
+
+
+def sort_key(text: str) -> str:
+    """Alphabetical order for names in any of the pages' languages ("Égypte" by E)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(character for character in decomposed if not unicodedata.combining(character))
 
 
 def _signed_in(request: Request) -> dict[str, Any]:
@@ -444,29 +565,137 @@ def templates_for(language: str) -> Jinja2Templates:
 # Staff pages are in English.
 templates = templates_for("en")
 
+# The language switcher's choice: in the address of the page it leads to (`?lang=fr`),
+# then remembered by the browser for a year.
+LANGUAGE_PARAMETER = "lang"
+LANGUAGE_COOKIE = "lang"
+LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 60 * 60
+
 
 def member_page(
     request: Request,
     name: str,
     context: dict[str, Any],
     *,
+    language: str | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """A page members and the public read (sign-in, portal, application form): in the
-    visitor's language, with `language` and `direction` set for the frame."""
-    language = page_language(request)
-    return templates_for(language).TemplateResponse(
+    """A page members and the public read (sign-in, portal, application form): in
+    `language` (by default the visitor's, see `page_language`), with `language` and
+    `direction` set for the frame and the language switcher's links."""
+    language = language or page_language(request)
+    response = templates_for(language).TemplateResponse(
         request,
         name,
-        {"language": language, "direction": text_direction(language), **context},
+        {
+            "language": language,
+            "direction": text_direction(language),
+            "language_choices": language_choices(request, language),
+            **context,
+        },
         status_code=status_code,
         headers=headers,
     )
+    # The same address answers in other languages for other visitors.
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    chosen = supported_language(request.query_params.get(LANGUAGE_PARAMETER))
+    if chosen is not None and chosen != request.cookies.get(LANGUAGE_COOKIE):
+        response.set_cookie(
+            LANGUAGE_COOKIE, chosen, max_age=LANGUAGE_COOKIE_MAX_AGE, samesite="lax"
+        )
+    return response
 
 
-def page_language(request: Request) -> str:
-    """The language a member-facing page is shown in."""
-    # TODO(i18n): the visitor's choice (switcher), then the contact's language, then
-    # Accept-Language; English until that lands.
-    return "en"
+def page_language(request: Request, usual: str | None = None) -> str:
+    """The language a member-facing page is shown in: the visitor's own choice (the
+    switcher), else `usual` (what the page's reader is known to read, e.g. the language
+    an alert went to her in) or the signed-in member's own contact's language, else
+    what the browser asks for, else English. Anything unsupported is passed over."""
+    return (
+        chosen_language(request)
+        or supported_language(usual if usual is not None else _contact_language(request))
+        or _browser_language(request)
+        or "en"
+    )
+
+
+def supported_language(value: str | None) -> str | None:
+    """`value` as one of the languages the pages are written in, or None."""
+    code = base_language(value) if value else None
+    return code if code in SUPPORTED_LANGUAGES else None
+
+
+def chosen_language(request: Request) -> str | None:
+    """The language picked with the switcher: on this address, or remembered."""
+    return supported_language(request.query_params.get(LANGUAGE_PARAMETER)) or (
+        supported_language(request.cookies.get(LANGUAGE_COOKIE))
+    )
+
+
+def _contact_language(request: Request) -> str | None:
+    """The signed-in member's own contact's language (the auth dependency leaves the
+    principal on the request; public pages have none)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None or principal.role is not Role.member or principal.contact_id is None:
+        return None
+    with session_scope(writes=False) as session:
+        try:
+            return members.get_contact(session, principal, principal.contact_id).language
+        except NotFound:  # removed since she signed in
+            return None
+
+
+def _browser_language(request: Request) -> str | None:
+    """Accept-Language ("fr-CA,fr;q=0.9,en;q=0.5") negotiated against our languages."""
+    weighted: list[tuple[float, str]] = []
+    for item in request.headers.get("accept-language", "").split(","):
+        tag, _, parameters = item.strip().partition(";")
+        quality = 1.0
+        if parameters.strip().startswith("q="):
+            try:
+                quality = float(parameters.strip()[2:])
+            except ValueError:
+                continue
+        if tag and tag != "*" and quality > 0:
+            weighted.append((quality, tag))
+    preferred = [tag for _quality, tag in sorted(weighted, key=lambda item: -item[0])]
+    return negotiate_locale(preferred, SUPPORTED_LANGUAGES, sep="-")
+
+
+@dataclass(frozen=True)
+class LanguageChoice:
+    code: str
+    name: str  # in the language itself, as its readers look for it
+    href: str  # this page in that language
+    current: bool
+
+
+def language_choices(request: Request, current: str) -> list[LanguageChoice]:
+    """The switcher's links: this page (path and query kept) in each language."""
+    query = [
+        (key, value)
+        for key, value in request.query_params.multi_items()
+        if key != LANGUAGE_PARAMETER
+    ]
+    return [
+        LanguageChoice(
+            code,
+            native_language_name(code),
+            f"{request.url.path}?{urlencode([*query, (LANGUAGE_PARAMETER, code)])}",
+            code == current,
+        )
+        for code in SUPPORTED_LANGUAGES
+    ]
+
+
+def in_language(message: str, language: str, *, instead: str | None = None) -> str:
+    """A message of the schemas or services (English) in a page's language: its
+    translation where the catalogue has one; else `instead`, a message id saying what to
+    do without the English-only detail (e.g. the value quoted in a validator's message);
+    else the English text."""
+    gettext = translations(language).gettext
+    translated = gettext(message)
+    if translated != message or instead is None or base_language(language) == "en":
+        return translated
+    return gettext(instead)

@@ -7,12 +7,14 @@ on a free localhost port, with the session factory bound to that database for th
 module's duration and restored afterwards.
 """
 
+import os
 import secrets
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -69,6 +71,17 @@ def live_database_url(
 
 
 STAFF_EMAIL = "staff@example.org"
+
+# Screenshots of the main pages, for a person to look at (ignored by git).
+SCREENSHOT_DIR = Path(
+    os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "artefacts/screenshots")
+)
+
+
+def screenshot(page: Page, name: str) -> None:
+    """The whole page as it is now, as artefacts/screenshots/<name>.png."""
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOT_DIR / f"{name}.png", full_page=True)
 
 
 def sign_in(page: Page, base_url: str, email: str = STAFF_EMAIL) -> None:

@@ -278,7 +278,7 @@ def test_the_staff_page_is_for_staff_only(
 @pytest.mark.browser
 def test_applying_in_a_browser(page: Page, live_server: LiveServer) -> None:
     page.goto(f"{live_server.url}/sign-in")
-    page.get_by_role("link", name="Apply for membership").click()
+    page.locator("#main").get_by_role("link", name="Apply for membership").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Apply for membership")
 
     page.get_by_label("Name of the organisation").fill("Eldoret Peace Network")

@@ -1,6 +1,8 @@
-"""An action alert from first draft to schedule, in a real browser (Debian's chromium):
-the live audience count, language tabs, previews, a test send, approval by a
-colleague in another browser context, and scheduling in Geneva time."""
+"""An action alert from first draft to its results, in a real browser (Debian's
+chromium): the live audience count, language tabs, previews, a test send, approval by a
+colleague in another browser context, scheduling in Geneva time, then launching at once,
+the progress reaching 100% without a reload, the messages in the outbox, and the
+results."""
 
 import re
 from collections.abc import Iterator
@@ -11,10 +13,12 @@ from playwright.sync_api import Page, expect
 from sqlmodel import Session, col, select
 
 from app.accounts.principal import Role
-from app.core.db import create_db_engine
+from app.core.db import create_db_engine, session_scope
+from app.delivery import store
 from app.delivery.models import OutboxMessage
+from app.delivery.sender import send_campaign_batch
 from tests.factories import make_contact, make_organization, make_user
-from tests.web.conftest import STAFF_EMAIL, LiveServer, sign_in
+from tests.web.conftest import STAFF_EMAIL, LiveServer, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -51,7 +55,7 @@ def alert_server(live_server: LiveServer, live_database_url: str) -> Iterator[Li
         engine.dispose()
 
 
-def test_an_alert_from_draft_to_schedule(
+def test_an_alert_from_draft_to_results(
     page: Page, alert_server: LiveServer, live_database_url: str
 ) -> None:
     base = alert_server.url
@@ -151,7 +155,7 @@ def test_an_alert_from_draft_to_schedule(
     try:
         colleague = colleague_context.new_page()
         sign_in(colleague, base, APPROVER_EMAIL)
-        expect(colleague).to_have_url(re.compile(r"/members$"))
+        expect(colleague).to_have_url(re.compile(r"/dashboard$"))
         colleague.goto(campaign_url)
         colleague.get_by_role("button", name="Approve").click()
         expect(colleague.get_by_test_id("done")).to_have_text(
@@ -181,3 +185,38 @@ def test_an_alert_from_draft_to_schedule(
     expect(row).to_contain_text("Scheduled")
     expect(row).to_contain_text("English, French")
     expect(row).to_contain_text("09:00 Europe/Zurich")
+    screenshot(page, "staff-alerts")
+
+    # She changes her mind and launches it now. A worker sends (in this process, against
+    # the live server's database) and the page follows to 100% without a reload.
+    page.goto(campaign_url)
+    page.get_by_role("button", name="Launch now").click()
+    expect(page.get_by_test_id("status")).to_have_text("Sending")
+    page.evaluate("window.stillTheSamePage = true")
+    handled = page.get_by_test_id("progress-handled")
+    expect(handled).to_have_text("0 of 2 handled (0%)")
+    campaign_id = int(campaign_url.rsplit("/", 1)[1])
+    assert send_campaign_batch(campaign_id, worker="journey").sent == 2
+    expect(handled).to_have_text("2 of 2 handled (100%)")
+    with session_scope() as session:
+        assert store.finish_campaigns(session) == [campaign_id]
+    expect(page.get_by_test_id("status")).to_have_text("Sent")
+    assert page.evaluate("window.stillTheSamePage") is True
+    screenshot(page, "staff-alert-sent")
+
+    # The embedded default's outbox caught both messages, one per language.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Outbox").click()
+    expect(page.get_by_role("row").filter(has_text="wanjiru@amani.example.org")).to_contain_text(
+        "Kenya: ratify APIC"
+    )
+    expect(page.get_by_role("row").filter(has_text="aminata@sn.example.org")).to_contain_text(
+        "ratifiez l'APIC"
+    )
+    screenshot(page, "staff-outbox")
+
+    # And the results: two reached, nobody has acted yet.
+    page.goto(campaign_url)
+    page.get_by_test_id("results-link").click()
+    expect(page).to_have_url(f"{campaign_url}/results")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Ratify APIC before the Assembly")
+    screenshot(page, "staff-alert-results")

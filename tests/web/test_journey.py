@@ -12,12 +12,15 @@ pytestmark = pytest.mark.browser
 
 
 def test_members_to_countries_journey(page: Page, live_server: LiveServer) -> None:
-    # Not signed in: the home page leads to sign-in, and sign-in back to the members.
+    # Not signed in: the home page leads to sign-in, and sign-in back home: the
+    # secretariat's dashboard, whose navigation leads to the members.
     page.goto(f"{live_server.url}/")
-    expect(page).to_have_url(re.compile(r"/sign-in\?next=%2Fmembers$"))
+    expect(page).to_have_url(re.compile(r"/sign-in\?next=%2F$"))
     page.get_by_label("Email").fill(STAFF_EMAIL)
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Members").click()
     expect(page).to_have_url(re.compile(r"/members$"))
     expect(page).to_have_title(re.compile("^Members"))
     expect(page.get_by_test_id("total")).to_have_text("4")

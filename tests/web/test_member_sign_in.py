@@ -129,7 +129,7 @@ def test_an_address_of_two_organisations_chooses_on_the_page(
 
 def test_staff_are_sent_from_the_portal_to_the_registry(client: TestClient) -> None:
     response = client.get("/portal", follow_redirects=False)
-    assert (response.status_code, response.headers["location"]) == (303, "/members")
+    assert (response.status_code, response.headers["location"]) == (303, "/")
 
 
 def test_the_access_log_never_shows_a_link_secret() -> None:

@@ -83,10 +83,11 @@ def registry(session: Session) -> dict[str, int]:
     }
 
 
-def test_root_redirects_to_members(client: TestClient) -> None:
+def test_root_sends_the_secretariat_to_its_dashboard(client: TestClient) -> None:
+    # Each role's home: tests/web/test_dashboard_pages.py has the others.
     response = client.get("/", follow_redirects=False)
     assert response.status_code in {302, 303, 307}
-    assert response.headers["location"].endswith("/members")
+    assert response.headers["location"].endswith("/dashboard")
 
 
 def test_member_list_shows_members_with_layout(

@@ -1,11 +1,12 @@
-/* Action alerts: language tabs, the live audience count on the alert form, and the
- * live sending progress on the campaign page.
+/* Action alerts: language tabs, and the live audience count and live preview on the
+ * alert form. (The live sending progress on the campaign page is progress.js, shared
+ * with the dashboard.)
  *
  * Progressive enhancement only: without this script every language is shown one under
- * the other, and the figures are the ones made when the page loaded. The count asks the
- * same endpoint as API clients (POST /api/audiences/preview) with the page's session
- * cookie and its CSRF token; the progress reads GET /api/campaigns/{id} with the
- * cookie alone. Nothing is loaded from anywhere else. */
+ * the other, and the figures and the preview are the ones made when the page loaded.
+ * The count and the preview ask the same endpoints as API clients (POST
+ * /api/audiences/preview, POST /api/campaigns/preview) with the page's session cookie
+ * and its CSRF token. Nothing is loaded from anywhere else. */
 (function () {
   "use strict";
 
@@ -72,6 +73,8 @@
         panels[i].hidden = !selected;
       });
       if (focus) tabs[index].focus();
+      // For the live preview, which follows the open language.
+      container.dispatchEvent(new CustomEvent("tabs:select", { bubbles: true }));
     }
 
     tabs.forEach((tab, index) => {
@@ -169,6 +172,48 @@
     return Number(value).toLocaleString("en");
   }
 
+  // The form's audience as POST /api/audiences/preview reads it (and the live
+  // preview's `audience`): the fields the server's form handler gives the API.
+  function audiencePayload(form) {
+    const data = new FormData(form);
+    const body = {};
+    LIST_FIELDS.forEach((name) => {
+      body[name] = data
+        .getAll(name)
+        .map((value) => String(value).trim())
+        .filter(Boolean);
+    });
+    body.focus_areas = focusAreaTags(String(data.get("focus_areas") || ""));
+    body.variant_languages = Array.from(form.querySelectorAll(".tabs__panel[data-language]"))
+      .filter((panel) => !isEmptyVariant(panel))
+      .map((panel) => panel.dataset.language);
+    body.default_language = String(data.get("default_language") || "") || null;
+    return body;
+  }
+
+  // One request at a time from this page: the count and the preview often ask
+  // together, and the embedded SQLite database serves one POST at a time (a second
+  // one can stall the server until the first is done).
+  let previousPost = Promise.resolve();
+
+  function postJson(url, csrfToken, body) {
+    const sent = previousPost.then(() =>
+      fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "application/json",
+          "X-CSRF-Token": csrfToken || "",
+        },
+        body: body,
+      })
+    );
+    // (The server commits before it answers: once headers arrive, the next may go.)
+    previousPost = sent.catch(() => null);
+    return sent;
+  }
+
   function setUpAudienceCount(form) {
     const panel = form.querySelector("[data-audience-panel]");
     if (!panel) return;
@@ -193,20 +238,7 @@
     }
 
     function payload() {
-      const data = new FormData(form);
-      const body = {};
-      LIST_FIELDS.forEach((name) => {
-        body[name] = data
-          .getAll(name)
-          .map((value) => String(value).trim())
-          .filter(Boolean);
-      });
-      body.focus_areas = focusAreaTags(String(data.get("focus_areas") || ""));
-      body.variant_languages = Array.from(form.querySelectorAll(".tabs__panel[data-language]"))
-        .filter((panel) => !isEmptyVariant(panel))
-        .map((panel) => panel.dataset.language);
-      body.default_language = String(data.get("default_language") || "") || null;
-      return body;
+      return audiencePayload(form);
     }
 
     function figures(title, counts, name) {
@@ -280,16 +312,7 @@
       panel.setAttribute("aria-busy", "true");
       status.textContent = "Counting…";
       try {
-        const response = await fetch(panel.dataset.endpoint, {
-          method: "POST",
-          credentials: "same-origin",
-          headers: {
-            "Content-Type": "application/json",
-            Accept: "application/json",
-            "X-CSRF-Token": panel.dataset.csrfToken || "",
-          },
-          body: body,
-        });
+        const response = await postJson(panel.dataset.endpoint, panel.dataset.csrfToken, body);
         const answer = await response.json().catch(() => null);
         if (mine !== sequence) return;
         if (response.ok && answer) {
@@ -325,150 +348,210 @@
     });
   }
 
-  // --- live sending progress on the campaign page -----------------------------------------
+  // --- the live preview beside the editor --------------------------------------------------
 
-  const POLL_INTERVAL = 2000; // milliseconds
-  const LIVE_STATUSES = ["sending", "paused"];
+  const PREVIEW_DELAY = 400; // milliseconds after the last keystroke
 
-  function setUpProgress(section) {
-    const endpoint = section.dataset.endpoint;
-    let status = section.dataset.status;
-    if (!endpoint || !LIVE_STATUSES.includes(status)) return;
-    const initialStatus = status;
-    const sentences = JSON.parse(section.dataset.sentences || "{}");
-    const statusLabels = JSON.parse(section.dataset.statusLabels || "{}");
-    const statusTones = JSON.parse(section.dataset.statusTones || "{}");
-    const bar = section.querySelector("progress");
-    const sentence = section.querySelector("[data-progress-sentence]");
-    const hint = section.querySelector("[data-progress-hint]");
-    const reloadUrl = location.pathname;
+  function setUpLivePreview(form) {
+    const pane = form.querySelector("[data-live-preview]");
+    if (!pane) return;
+    const panels = Array.from(form.querySelectorAll(".composer__editor > .tabs__panel"));
+    if (panels.length === 0) return;
+    const chooser = pane.querySelector("[data-preview-recipient]");
+    const status = pane.querySelector("[data-preview-status]");
+    const problem = pane.querySelector("[data-preview-problem]");
+    const message = pane.querySelector("[data-preview-message]");
+    const subject = pane.querySelector("[data-preview-subject]");
+    const frame = pane.querySelector("[data-preview-frame]");
+    const text = pane.querySelector("[data-preview-text]");
+    pane.querySelector("[data-preview-chooser]").hidden = false;
     let timer = null;
-    let failures = 0;
+    let sequence = 0;
+    let lastSent = null;
+    let shownMembers = null;
 
-    function field(name) {
-      return section.querySelector('[data-progress-field="' + name + '"]');
-    }
-
-    function setText(name, text) {
-      const node = field(name);
-      if (node && node.textContent !== text) node.textContent = text;
-    }
-
-    // The line under the figures, rewritten only when it changes (a link someone is
-    // about to follow stays where it is).
-    let hintShown = null;
-    function setHint(words, withReloadLink) {
-      const key = (withReloadLink ? "reload:" : "") + words;
-      if (key === hintShown) return;
-      hintShown = key;
-      if (!withReloadLink) {
-        hint.textContent = words;
-        return;
-      }
-      // "Reload the page" links to this page without ?done=..., said once already.
-      const link = element("a", "", "Reload the page");
-      link.href = reloadUrl;
-      hint.replaceChildren(link, document.createTextNode(" " + words));
-    }
-
-    function showFigures(progress) {
-      const total = Number(progress.total) || 0;
-      const handled =
-        (Number(progress.sent) || 0) +
-        (Number(progress.failed) || 0) +
-        (Number(progress.suppressed) || 0);
-      // Rounded down, as on the server: 100% only when every message is handled.
-      const percent = total ? Math.floor((handled * 100) / total) : 100;
-      setText("handled", number(handled));
-      setText("total", number(total));
-      setText("percent", String(percent));
-      ["sent", "queued", "sending", "failed", "suppressed"].forEach((name) =>
-        setText(name, number(progress[name] || 0))
+    function openPanel() {
+      return (
+        panels.find((panel) => !panel.hidden) ||
+        panels.find((panel) => panel.dataset.language === pane.dataset.language) ||
+        panels[0]
       );
-      setText(
-        "rate",
-        Number(progress.rate || 0).toLocaleString("en", {
-          minimumFractionDigits: 1,
-          maximumFractionDigits: 1,
-        })
+    }
+
+    function fieldOf(panel, name) {
+      return document.getElementById("f-" + name + "." + panel.dataset.language);
+    }
+
+    function request(panel, withAudience) {
+      const body = {
+        language: panel.dataset.language,
+        subject: fieldOf(panel, "subject").value,
+        body: fieldOf(panel, "body").value,
+      };
+      if (withAudience) body.audience = audiencePayload(form);
+      if (chooser.value) body.contact_id = Number(chooser.value);
+      return JSON.stringify(body);
+    }
+
+    // A problem the preview found is shown beside its field too: the error a save
+    // would give, before saving.
+    function markField(panel, name, words) {
+      panels.forEach((each) =>
+        ["subject", "body"].forEach((field) => clearField(fieldOf(each, field)))
       );
-      if (bar) {
-        bar.max = total || 1;
-        bar.value = total ? handled : 1;
-        bar.textContent = percent + "%";
+      const field = panel && name ? fieldOf(panel, name) : null;
+      if (!field) return;
+      const note = element("p", "field__error", words);
+      note.id = field.id.slice(2) + "-live-error";
+      note.dataset.liveError = "";
+      field.closest(".field").appendChild(note);
+      field.dataset.describedBefore = field.getAttribute("aria-describedby") || "";
+      field.setAttribute("aria-describedby", (field.dataset.describedBefore + " " + note.id).trim());
+      field.dataset.invalidBefore = field.getAttribute("aria-invalid") || "";
+      field.setAttribute("aria-invalid", "true");
+    }
+
+    function clearField(field) {
+      const note = field && field.closest(".field").querySelector("[data-live-error]");
+      if (!note) return;
+      note.remove();
+      const described = field.dataset.describedBefore;
+      if (described) field.setAttribute("aria-describedby", described);
+      else field.removeAttribute("aria-describedby");
+      if (field.dataset.invalidBefore) field.setAttribute("aria-invalid", field.dataset.invalidBefore);
+      else field.removeAttribute("aria-invalid");
+    }
+
+    function showProblem(words) {
+      problem.textContent = words;
+      problem.hidden = false;
+      message.hidden = true;
+    }
+
+    function memberLabel(member) {
+      return member.name + " (" + member.organization_name + ", " + member.country_name + ")";
+    }
+
+    // The people offered, redrawn only when they change (so a choice being made stays).
+    function showMembers(members, recipient) {
+      const offered = members.slice();
+      if (recipient && chooser.value && !offered.some((m) => m.contact_id === recipient.contact_id)) {
+        offered.push(recipient);
       }
-    }
-
-    function showStatus(next) {
-      if (next === status) return;
-      status = next;
-      section.dataset.status = next;
-      const words = statusLabels[next] || next;
-      document.querySelectorAll("[data-campaign-status-badge] .badge").forEach((badge) => {
-        badge.className = "badge badge--" + (statusTones[next] || "neutral");
-        badge.textContent = words;
+      const key = JSON.stringify(offered.map((member) => [member.contact_id, memberLabel(member)]));
+      if (key === shownMembers) return;
+      shownMembers = key;
+      const chosen = chooser.value;
+      const options = [chooser.options[0]];
+      offered.forEach((member) => {
+        const option = element("option", "", memberLabel(member));
+        option.value = String(member.contact_id);
+        options.push(option);
       });
-      document.querySelectorAll("[data-campaign-status-text]").forEach((node) => {
-        node.textContent = words;
+      chooser.replaceChildren(...options);
+      chooser.value = offered.some((member) => String(member.contact_id) === chosen) ? chosen : "";
+    }
+
+    function show(panel, preview) {
+      const name = panel.dataset.tabLabel || preview.language;
+      const recipient = preview.recipient;
+      const sentence = recipient
+        ? "The " + name + " version, as " + memberLabel(recipient) + " would see it."
+        : "The " + name + " version, with made-up sample values: nobody the audience reaches gets it now.";
+      // A live region: said when it changes, not at every keystroke.
+      if (status.textContent.trim() !== sentence) status.textContent = sentence;
+      problem.hidden = true;
+      problem.textContent = "";
+      markField(null, null, "");
+      subject.textContent = preview.subject;
+      [subject, text].forEach((node) => {
+        node.lang = preview.language;
+        node.dir = preview.direction;
       });
-      // The live region: said once, when the status changes.
-      sentence.textContent = sentences[next] || words + ".";
+      if (frame.getAttribute("srcdoc") !== preview.html) frame.srcdoc = preview.html;
+      text.textContent = preview.text;
+      message.hidden = false;
+      showMembers(preview.audience_sample || [], recipient);
     }
 
-    function schedule(delay) {
-      window.clearTimeout(timer);
-      timer = window.setTimeout(poll, delay);
+    // The field a problem names: ["body", "subject"] is the request body's `subject`.
+    function fieldNamed(detail) {
+      const loc = (detail && detail.loc) || [];
+      return loc[0] === "body" ? loc[1] : loc[0];
     }
 
-    async function poll() {
-      timer = null;
-      if (document.hidden) return; // picked up again on visibilitychange
-      let response;
+    async function ask(body) {
+      const response = await postJson(pane.dataset.endpoint, pane.dataset.csrfToken, body);
+      const answer = await response.json().catch(() => null);
+      const problems = answer && Array.isArray(answer.detail) ? answer.detail : [];
+      return { response, answer, problems };
+    }
+
+    async function refresh() {
+      const panel = openPanel();
+      const sent = request(panel, true);
+      if (sent === lastSent) return;
+      lastSent = sent;
+      const mine = ++sequence;
+      pane.setAttribute("aria-busy", "true");
       try {
-        response = await fetch(endpoint, {
-          credentials: "same-origin",
-          headers: { Accept: "application/json" },
-          cache: "no-store",
-        });
+        let { response, answer, problems } = await ask(sent);
+        // An audience the form cannot use yet (the count says why): made-up values.
+        if (
+          response.status === 422 &&
+          problems.length &&
+          problems.every((p) => fieldNamed(p) === "audience")
+        ) {
+          ({ response, answer, problems } = await ask(request(panel, false)));
+        }
+        if (mine !== sequence) return;
+        if (response.ok && answer) {
+          show(panel, answer);
+          return;
+        }
+        lastSent = null;
+        const first = problems[0];
+        const field = first ? fieldNamed(first) : null;
+        if (field === "contact_id" && chooser.value) {
+          // That person is no longer reached: back to the first person who is.
+          chooser.value = "";
+          status.textContent = first.msg;
+          window.setTimeout(refresh, 0);
+        } else if (first) {
+          showProblem(first.msg);
+          markField(panel, field === "subject" || field === "body" ? field : null, first.msg);
+        } else {
+          showProblem(
+            response.status === 401 || response.status === 403
+              ? "Sign in again to see the preview; what you typed is still here."
+              : "The preview could not be made (the server answered " + response.status + ")."
+          );
+        }
       } catch (error) {
-        response = null;
+        if (mine !== sequence) return;
+        lastSent = null;
+        showProblem("The preview could not be updated: check the connection.");
+      } finally {
+        if (mine === sequence) pane.removeAttribute("aria-busy");
       }
-      if (response && (response.status === 401 || response.status === 403 || response.status === 404)) {
-        // Signed out, or the alert is gone: asking again will not help.
-        setHint("to see where the alert stands.", true);
-        return;
-      }
-      const answer = response && response.ok ? await response.json().catch(() => null) : null;
-      if (!answer || typeof answer.status !== "string") {
-        failures += 1;
-        setHint("The figures could not be updated just now; trying again.", false);
-        schedule(Math.min(POLL_INTERVAL * 2 ** failures, 30000));
-        return;
-      }
-      failures = 0;
-      if (answer.progress) showFigures(answer.progress);
-      showStatus(answer.status);
-      if (!LIVE_STATUSES.includes(status)) {
-        setHint("to see the final figures and what can be done now.", true);
-        return; // finished or cancelled: nothing more will change
-      }
-      if (status !== initialStatus) {
-        setHint("to see what can be done now. These figures update every few seconds.", true);
-      } else {
-        setHint("These figures update every few seconds.", false);
-      }
-      schedule(POLL_INTERVAL);
     }
 
-    document.addEventListener("visibilitychange", () => {
-      if (!document.hidden && timer === null && LIVE_STATUSES.includes(status)) poll();
+    function later() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(refresh, PREVIEW_DELAY);
+    }
+
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    form.addEventListener("tabs:select", () => {
+      window.clearTimeout(timer);
+      refresh();
     });
-    setHint("These figures update every few seconds.", false);
-    schedule(POLL_INTERVAL);
+    refresh();
   }
 
   document.addEventListener("click", openDetailsOnLink);
   document.querySelectorAll("[data-tabs]").forEach(setUpTabs);
   document.querySelectorAll("[data-alert-form]").forEach(setUpAudienceCount);
-  document.querySelectorAll("[data-campaign-progress]").forEach(setUpProgress);
+  document.querySelectorAll("[data-alert-form]").forEach(setUpLivePreview);
 })();

@@ -1,0 +1,142 @@
+"""A signed-in member and the alerts: those her organisation received, a report of what
+it did about one, and her own preferences.
+
+The member is the principal here, not a link: every read starts from the scoping
+queries (her organisation's deliveries), and every change goes through the functions
+the alert's own pages use (app/tracking/service.py), so the rules are the same.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from app.accounts.principal import Principal
+from app.accounts.scoping import visible_deliveries, visible_organizations
+from app.campaigns.models import Campaign, CampaignVariant
+from app.core.errors import NotFound
+from app.delivery.models import Delivery, DeliveryState
+from app.members import service as members
+from app.members.models import Contact, Organization
+from app.tracking.models import ActionReport
+from app.tracking.schemas import PreferencesUpdate
+from app.tracking.service import (
+    Preferences,
+    Recipient,
+    contact_preferences,
+    recipient_of,
+    set_address_preferences,
+)
+
+
+@dataclass(frozen=True)
+class ReceivedAlert:
+    campaign_id: int
+    subject: str  # as it went out: in the member's language when it reached her
+    language: str
+    received_at: datetime | None
+    reports: int  # actions the organisation reported about it
+
+
+def _received(principal: Principal) -> SelectOfScalar[Delivery]:
+    """What reached the organisation: its contacts' sent deliveries, first sent first."""
+    return (
+        visible_deliveries(principal)
+        .where(col(Delivery.state) == DeliveryState.sent)
+        .order_by(col(Delivery.sent_at), col(Delivery.id))
+    )
+
+
+def alerts_received(
+    session: Session, principal: Principal, *, limit: int | None = None
+) -> list[ReceivedAlert]:
+    """The alerts sent to the organisation's contacts, latest first; each once, named as
+    it reached the member herself when it did."""
+    shown: dict[int, Delivery] = {}
+    first_sent: dict[int, datetime | None] = {}
+    for delivery in session.scalars(_received(principal)):
+        first_sent.setdefault(delivery.campaign_id, delivery.sent_at)
+        if delivery.campaign_id not in shown or _is_own(delivery, principal):
+            shown[delivery.campaign_id] = delivery
+    # Dictionaries keep their order: the first alert to arrive comes first.
+    campaign_ids = list(reversed(first_sent))[:limit]
+    if not campaign_ids:
+        return []
+    titles: dict[int, str] = dict(
+        session.execute(
+            select(Campaign.id, Campaign.title).where(col(Campaign.id).in_(campaign_ids))
+        ).all()
+    )
+    subjects: dict[tuple[int | None, str], str] = {
+        (campaign_id, language): subject
+        for campaign_id, language, subject in session.execute(
+            select(
+                CampaignVariant.campaign_id, CampaignVariant.language, CampaignVariant.subject
+            ).where(col(CampaignVariant.campaign_id).in_(campaign_ids))
+        ).all()
+    }
+    organization_ids = visible_organizations(principal).with_only_columns(col(Organization.id))
+    reports: dict[int, int] = dict(
+        session.execute(
+            select(ActionReport.campaign_id, func.count())
+            .where(
+                col(ActionReport.campaign_id).in_(campaign_ids),
+                col(ActionReport.organization_id).in_(organization_ids),
+            )
+            .group_by(col(ActionReport.campaign_id))
+        ).all()
+    )
+    return [
+        ReceivedAlert(
+            campaign_id=campaign_id,
+            subject=subjects.get((campaign_id, shown[campaign_id].language), titles[campaign_id]),
+            language=shown[campaign_id].language,
+            received_at=first_sent[campaign_id],
+            reports=reports.get(campaign_id, 0),
+        )
+        for campaign_id in campaign_ids
+    ]
+
+
+def _is_own(delivery: Delivery, principal: Principal) -> bool:
+    return principal.contact_id is not None and delivery.contact_id == principal.contact_id
+
+
+def received_alert(session: Session, principal: Principal, campaign_id: int) -> Recipient:
+    """The delivery of an alert the member reports about: her own, or a colleague's when
+    it did not reach her. An alert the organisation did not receive is not found."""
+    deliveries = session.scalars(
+        _received(principal).where(col(Delivery.campaign_id) == campaign_id)
+    ).all()
+    if not deliveries:
+        raise NotFound(f"Your organisation received no alert with id {campaign_id}")
+    own = next((d for d in deliveries if _is_own(d, principal)), deliveries[0])
+    return recipient_of(session, own)
+
+
+def own_contact(session: Session, principal: Principal) -> Contact:
+    """The contact the member signs in as."""
+    return members.get_contact(session, principal, principal.contact_id or 0)
+
+
+def own_preferences(session: Session, principal: Principal, *, today: date) -> Preferences:
+    return contact_preferences(session, own_contact(session, principal), today=today)
+
+
+def update_own_preferences(
+    session: Session, principal: Principal, data: PreferencesUpdate, *, today: date
+) -> bool:
+    """Apply the preferences form to the member's address, as the alert's own
+    preferences page does; return whether anything changed."""
+    contact = own_contact(session, principal)
+    changed, _stopped = set_address_preferences(
+        session,
+        contact,
+        data,
+        contact_preferences(session, contact, today=today),
+        actor=principal.actor,
+        today=today,
+    )
+    return changed
