@@ -12,6 +12,7 @@ of several organisations chooses one at redemption; the user then acts for that 
 Never logged or audited: the secret, the link, the address it went to.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
@@ -29,6 +30,7 @@ from app.core.errors import NotFound, ValidationFailed
 from app.core.settings import get_settings
 from app.core.types import utcnow
 from app.delivery.mailer import queue_email
+from app.i18n import N_, translations
 from app.members.models import Contact, MembershipStatus, Organization, SubscriptionStatus
 
 LINK_LIFETIME = timedelta(minutes=15)
@@ -84,18 +86,22 @@ def sign_in_choices(session: Session, email: str) -> list[SignInChoice]:
     ]
 
 
-def request_sign_in_link(session: Session, email: str) -> None:
+def request_sign_in_link(session: Session, email: str, language: str | None = None) -> None:
     """Email a sign-in link if the address may sign in; otherwise do nothing. The caller
-    answers the same either way, so nobody learns which addresses are members."""
+    answers the same either way, so nobody learns which addresses are members.
+
+    The email is in `language` (the page she asked from), else in her contact's."""
     choices = sign_in_choices(session, email)
     if not choices:
         return
     url = create_sign_in_link(session, email, choices)
+    contact = session.get(Contact, choices[0].contact_id)
+    gettext = translations(language or (contact.language if contact else "en")).gettext
     queue_email(
         session,
         to=normalize_email(email),
-        subject="Your sign-in link for the Coalition for the ICC",
-        text=_link_email_text(choices, url),
+        subject=gettext(_LINK_EMAIL_SUBJECT),
+        text=_link_email_text(choices, url, gettext),
         purpose="sign_in_link",
     )
 
@@ -129,19 +135,32 @@ def create_sign_in_link(
     return f"{get_settings().public_base_url.rstrip('/')}/sign-in/link/{secret}"
 
 
-def _link_email_text(choices: list[SignInChoice], url: str) -> str:
-    names = "\n".join(f"- {choice.organization_name}" for choice in choices)
-    return (
-        f"Dear {choices[0].contact_name},\n\n"
+_LINK_EMAIL_SUBJECT = N_("Your sign-in link for the Coalition for the ICC")
+# One message per paragraph, for the translators.
+_LINK_EMAIL_PARAGRAPHS = (
+    N_("Dear %(name)s,"),
+    N_(
         "Someone (we hope you) asked to sign in to the member pages of the Coalition for "
-        "the International Criminal Court with this email address, for:\n\n"
-        f"{names}\n\n"
-        "Open this link to sign in. It works once, within 15 minutes:\n\n"
-        f"{url}\n\n"
-        "If you did not ask for it, ignore this message: nobody can sign in without the "
-        "link.\n\n"
-        "The secretariat of the Coalition for the International Criminal Court\n"
-    )
+        "the International Criminal Court with this email address, for:"
+    ),
+    None,  # the organisations
+    N_("Open this link to sign in. It works once, within 15 minutes:"),
+    None,  # the link
+    N_("If you did not ask for it, ignore this message: nobody can sign in without the link."),
+    N_("The secretariat of the Coalition for the International Criminal Court"),
+)
+
+
+def _link_email_text(
+    choices: list[SignInChoice], url: str, gettext: Callable[[str], str] = str
+) -> str:
+    organizations = "\n".join(f"- {choice.organization_name}" for choice in choices)
+    filled = iter((organizations, url))
+    paragraphs = [
+        next(filled) if message is None else gettext(message) for message in _LINK_EMAIL_PARAGRAPHS
+    ]
+    paragraphs[0] = paragraphs[0] % {"name": choices[0].contact_name}
+    return "\n\n".join(paragraphs) + "\n"
 
 
 def describe_link(session: Session, secret: str) -> list[SignInChoice]:

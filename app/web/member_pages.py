@@ -100,7 +100,7 @@ def request_link(
         page = _page(request, "request.html", context, 429, language=language)
         page.headers["Retry-After"] = str(refused.retry_after)
         return page
-    magic_links.request_sign_in_link(session, data.email)
+    magic_links.request_sign_in_link(session, data.email, language)
     return _page(request, "check_inbox.html", {})
 
 
