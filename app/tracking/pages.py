@@ -8,13 +8,19 @@ and no staff navigation. Their addresses hold a signed link, so they are never c
 and send no Referer.
 """
 
+from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from app.campaigns.topics import Topic
 from app.i18n import SUPPORTED_LANGUAGES, text_direction, translations
-from app.tracking.schemas import FieldProblem
+from app.tracking.models import ReportedActionType
+from app.tracking.schemas import ENGAGED_WITH_MAX_LENGTH, NOTE_MAX_LENGTH, FieldProblem
+from app.tracking.service import Preferences
+from app.tracking.wording import ACTION_TYPE_WORDS, TOPIC_WORDS
 from app.web.templating import environment_for, member_page, page_language
 
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -62,13 +68,74 @@ def render_page(
     return HTMLResponse(html, status_code=status_code, headers=PRIVATE_HEADERS)
 
 
-def translated_problems(problems: list[FieldProblem], language: str) -> list[FieldProblem]:
-    """The problems with their messages in the page's language."""
-    gettext = translations(language).gettext
-    return [
-        FieldProblem(p.field, gettext(p.message) % p.values if p.values else gettext(p.message))
-        for p in problems
-    ]
+def form_problems(problems: Sequence[FieldProblem]) -> dict[str, Any]:
+    """A form's problems (in the page's language) for templates/tracking/_problems.html
+    and the fields they are beside."""
+    return {"problems": list(problems), "problem_fields": {problem.field for problem in problems}}
+
+
+def report_form(
+    action: str,
+    token: str,
+    *,
+    values: dict[str, str] | None = None,
+    problems: Sequence[FieldProblem] = (),
+) -> dict[str, Any]:
+    """The fields of the report form (templates/tracking/_report_form.html), sent to
+    `action` with the link's form `token` (empty: the session's CSRF token), and the
+    words of the action types (the reports listed beside it)."""
+    today = date.today()
+    return {
+        "form_action": action,
+        "form_token": token,
+        "action_types": [(kind.value, ACTION_TYPE_WORDS[kind]) for kind in ReportedActionType],
+        "action_words": {kind.value: words for kind, words in ACTION_TYPE_WORDS.items()},
+        "values": {
+            "action_type": "",
+            "action_date": today.isoformat(),
+            "engaged_with": "",
+            "note": "",
+            **(values or {}),
+        },
+        "latest_date": (today + timedelta(days=1)).isoformat(),
+        "engaged_with_max": ENGAGED_WITH_MAX_LENGTH,
+        "note_max": NOTE_MAX_LENGTH,
+        **form_problems(problems),
+    }
+
+
+def report_sent(values: dict[str, str]) -> dict[str, str]:
+    """The report form's values for the schema: an empty field is a field not filled in."""
+    return {name: value for name, value in values.items() if value.strip()}
+
+
+def preferences_form(
+    preferences: Preferences,
+    action: str,
+    token: str,
+    *,
+    values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The fields of the preferences form (templates/tracking/_preferences_form.html),
+    sent to `action` with the link's form `token` (empty: the session's CSRF token);
+    `values` are those sent, shown again."""
+    values = values or {}
+    return {
+        "preferences": preferences,
+        "preferences_action": action,
+        "preferences_token": token,
+        "topics": [(topic.value, TOPIC_WORDS[topic]) for topic in Topic],
+        "topics_checked": (
+            set(values["topics"]) if "topics" in values else set(preferences.topics_received)
+        ),
+        "values": values,
+    }
+
+
+def preferences_sent(values: dict[str, Any]) -> dict[str, Any]:
+    """The preferences form's values for the schema: an empty field is not sent, but no
+    topic ticked is a choice (alerts about none)."""
+    return {name: value for name, value in values.items() if value or name == "topics"}
 
 
 def in_every_language(message: str) -> list[tuple[str, str, str]]:

@@ -15,42 +15,38 @@ Every link that is not valid for its purpose gets the same 404 page.
 import logging
 import re
 from collections.abc import Iterator, Sequence
-from datetime import date, timedelta
+from datetime import date
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.accounts.auth import AnyUser, Public
 from app.accounts.principal import Role
-from app.campaigns.topics import Topic
 from app.core.db import session_scope
-from app.core.errors import DomainError, NotFound
+from app.core.errors import NotFound
 from app.core.http import SessionDep
 from app.i18n import N_
 from app.tracking import automated, service
-from app.tracking.models import ReportedActionType
 from app.tracking.pages import (
     PRIVATE_HEADERS,
+    form_problems,
     in_every_language,
+    preferences_form,
+    preferences_sent,
     recipient_language,
     recipient_page,
     render_page,
-    translated_problems,
+    report_form,
+    report_sent,
 )
-from app.tracking.schemas import (
-    ENGAGED_WITH_MAX_LENGTH,
-    NOTE_MAX_LENGTH,
-    ActionReportCreate,
-    FieldProblem,
-    PreferencesUpdate,
-    problems_of,
-)
+from app.tracking.schemas import ActionReportCreate, FieldProblem, PreferencesUpdate
 from app.tracking.service import Recipient
 from app.tracking.signing import Purpose, check_form_token, form_token, sign
-from app.tracking.wording import ACTION_TYPE_WORDS, TOPIC_WORDS
+from app.tracking.wording import ACTION_TYPE_WORDS
+from app.web.forms import FormRefused, checked, shown, submit
 from app.web.templating import member_page
 
 router = APIRouter(include_in_schema=False)
@@ -177,31 +173,19 @@ def _act_page(
     reported: bool = False,
     status_code: int = 200,
 ) -> Response:
-    language = recipient_language(request, recipient.delivery.language)
-    shown = translated_problems(list(problems), language)
     return recipient_page(
         request,
         "act.html",
-        language,
+        recipient_language(request, recipient.delivery.language),
         {
             "alert_title": recipient.campaign.title,
             "organization_name": recipient.organization.name if recipient.organization else "",
-            "form_action": f"/act/{signed}",
-            "form_token": form_token(recipient.delivery.token, Purpose.act),
-            "action_types": [(kind.value, ACTION_TYPE_WORDS[kind]) for kind in ReportedActionType],
-            "action_words": {kind.value: words for kind, words in ACTION_TYPE_WORDS.items()},
-            "values": {
-                "action_type": "",
-                "action_date": date.today().isoformat(),
-                "engaged_with": "",
-                "note": "",
-                **(values or {}),
-            },
-            "latest_date": (date.today() + timedelta(days=1)).isoformat(),
-            "engaged_with_max": ENGAGED_WITH_MAX_LENGTH,
-            "note_max": NOTE_MAX_LENGTH,
-            "problems": shown,
-            "problem_fields": {problem.field for problem in shown},
+            **report_form(
+                f"/act/{signed}",
+                form_token(recipient.delivery.token, Purpose.act),
+                values=values,
+                problems=problems,
+            ),
             "reports": service.reports_of(session, recipient),
             "reported": reported,
             "preferences_url": (
@@ -242,56 +226,27 @@ def report_action(
         "engaged_with": engaged_with,
         "note": note,
     }
-    try:
+
+    def keep() -> None:
         _require_form_token(sent_form_token, recipient, Purpose.act)
-        # An empty field is a field not filled in.
-        data = ActionReportCreate.model_validate({k: v for k, v in values.items() if v.strip()})
+        data = checked(ActionReportCreate, report_sent(values))
         service.report_action(session, recipient, data)
-    except FormProblems as problems:
-        return _act_page(
-            request,
-            session,
-            recipient,
-            signed,
-            values=values,
-            problems=problems.problems,
-            status_code=problems.status_code,
-        )
-    except ValidationError as error:
-        return _act_page(
-            request,
-            session,
-            recipient,
-            signed,
-            values=values,
-            problems=problems_of(error),
-            status_code=422,
-        )
-    except DomainError as error:
-        return _act_page(
-            request,
-            session,
-            recipient,
-            signed,
-            values=values,
-            problems=[FieldProblem(error.field_name, error.message)],
-            status_code=error.status_code,
-        )
-    return RedirectResponse(f"/act/{signed}?reported=1", status_code=303, headers=PRIVATE_HEADERS)
 
-
-class FormProblems(Exception):
-    def __init__(self, problems: list[FieldProblem], status_code: int) -> None:
-        super().__init__(problems)
-        self.problems = problems
-        self.status_code = status_code
+    return submit(
+        session,
+        keep,
+        partial(_act_page, request, session, recipient, signed, values=values),
+        language=recipient_language(request, recipient.delivery.language),
+        done=f"/act/{signed}?reported=1",
+        headers=PRIVATE_HEADERS,
+    )
 
 
 def _require_form_token(sent: str, recipient: Recipient, purpose: Purpose) -> None:
     """The POST comes from the page this server gave this recipient (the CSRF check of
     pages that have no session)."""
     if check_form_token(sent, recipient.delivery.token, purpose) is not None:
-        raise FormProblems([FieldProblem(None, FORM_NOT_CHECKED)], status_code=400)
+        raise FormRefused([FieldProblem(None, FORM_NOT_CHECKED)], status_code=400)
 
 
 # --- Unsubscribe and preferences --------------------------------------------------------
@@ -303,21 +258,12 @@ def _preferences_context(
     *,
     values: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    preferences = service.preferences_of(session, recipient, today=date.today())
-    values = values or {}
-    topics_checked = (
-        set(values["topics"]) if "topics" in values else set(preferences.topics_received)
+    return preferences_form(
+        service.preferences_of(session, recipient, today=date.today()),
+        f"/preferences/{sign(recipient.delivery.token, Purpose.preferences)}",
+        form_token(recipient.delivery.token, Purpose.preferences),
+        values=values,
     )
-    return {
-        "preferences": preferences,
-        "preferences_action": (
-            f"/preferences/{sign(recipient.delivery.token, Purpose.preferences)}"
-        ),
-        "preferences_token": form_token(recipient.delivery.token, Purpose.preferences),
-        "topics": [(topic.value, TOPIC_WORDS[topic]) for topic in Topic],
-        "topics_checked": topics_checked,
-        "values": values,
-    }
 
 
 def _unsubscribe_page(
@@ -330,14 +276,12 @@ def _unsubscribe_page(
     status_code: int = 200,
 ) -> Response:
     language = recipient_language(request, recipient.delivery.language)
-    shown = translated_problems(list(problems), language)
     context: dict[str, Any] = {
         "email": recipient.contact.email if recipient.contact else recipient.delivery.email,
         "unsubscribed": service.is_unsubscribed(session, recipient),
         "form_action": f"/unsubscribe/{signed}",
         "form_token": form_token(recipient.delivery.token, Purpose.unsubscribe),
-        "problems": shown,
-        "problem_fields": {problem.field for problem in shown},
+        **form_problems(problems),
         "preferences": None,
         "values": {},
     }
@@ -375,14 +319,15 @@ def unsubscribe(
         return PlainTextResponse("Unsubscribed.\n", headers=PRIVATE_HEADERS)
     try:
         _require_form_token(sent_form_token, recipient, Purpose.unsubscribe)
-    except FormProblems as problems:
+    except FormRefused as refused:
+        language = recipient_language(request, recipient.delivery.language)
         return _unsubscribe_page(
             request,
             session,
             recipient,
             signed,
-            problems=problems.problems,
-            status_code=problems.status_code,
+            problems=shown(refused.problems, language),
+            status_code=refused.status_code,
         )
     service.unsubscribe(session, recipient, via="unsubscribe page")
     return RedirectResponse(f"/unsubscribe/{signed}", status_code=303, headers=PRIVATE_HEADERS)
@@ -399,10 +344,8 @@ def _preferences_page(
     status_code: int = 200,
 ) -> Response:
     language = recipient_language(request, recipient.delivery.language)
-    shown = translated_problems(list(problems), language)
     context = _preferences_context(session, recipient, values=values) | {
-        "problems": shown,
-        "problem_fields": {problem.field for problem in shown},
+        **form_problems(problems),
         "saved": saved,
     }
     return recipient_page(request, "preferences.html", language, context, status_code=status_code)
@@ -430,41 +373,19 @@ def save_preferences(
     if isinstance(recipient, Response):
         return recipient
     values: dict[str, Any] = {"alerts": alerts, "language": language, "topics": topics}
-    try:
+
+    def keep() -> None:
         _require_form_token(sent_form_token, recipient, Purpose.preferences)
-        data = PreferencesUpdate.model_validate(
-            {name: value for name, value in values.items() if value or name == "topics"}
-        )
+        data = checked(PreferencesUpdate, preferences_sent(values))
         service.update_preferences(session, recipient, data, today=date.today())
-    except FormProblems as problems:
-        return _preferences_page(
-            request,
-            session,
-            recipient,
-            values=values,
-            problems=problems.problems,
-            status_code=problems.status_code,
-        )
-    except ValidationError as error:
-        return _preferences_page(
-            request,
-            session,
-            recipient,
-            values=values,
-            problems=problems_of(error),
-            status_code=422,
-        )
-    except DomainError as error:
-        return _preferences_page(
-            request,
-            session,
-            recipient,
-            values=values,
-            problems=[FieldProblem(error.field_name, error.message)],
-            status_code=error.status_code,
-        )
-    return RedirectResponse(
-        f"/preferences/{signed}?saved=1", status_code=303, headers=PRIVATE_HEADERS
+
+    return submit(
+        session,
+        keep,
+        partial(_preferences_page, request, session, recipient, values=values),
+        language=recipient_language(request, recipient.delivery.language),
+        done=f"/preferences/{signed}?saved=1",
+        headers=PRIVATE_HEADERS,
     )
 
 

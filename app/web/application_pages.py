@@ -4,7 +4,6 @@ Both go through the same schemas and services as the API: a value the API would 
 re-renders the form with the message beside the field, never a 500.
 """
 
-import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -24,6 +23,7 @@ from app.i18n import N_, translations
 from app.members import applications
 from app.members.models import ContactRole, OrganizationType
 from app.members.schemas import ApplicationCreate, ApplicationDecline, ApplicationState
+from app.web.forms import ADVICE, FORM_LANGUAGES, NO_LANGUAGE, NOT_VALID, focus_area_tags, parse_id
 from app.web.router import FilterForm
 from app.web.templating import (
     country_name_in,
@@ -38,11 +38,8 @@ from app.web.templating import (
 
 router = APIRouter(include_in_schema=False)
 
-# Offered as checkboxes and choices on the form (the API takes any ISO 639-1 code).
-FORM_LANGUAGES = ("en", "fr", "es", "ar", "pt", "ru", "zh", "sw")
 # Filled only by robots, which fill every field: the visitor never sees it.
 HONEYPOT_FIELD = "comment"
-_MAX_ID = 2**31 - 1
 # The form's fields as the applicant reads them (labels and the error summary).
 APPLY_LABELS = {
     "organization_name": N_("Name of the organisation"),
@@ -60,27 +57,20 @@ APPLY_LABELS = {
     "motivation": N_("Motivation"),
 }
 REQUIRED = N_("This field is required.")
-NO_LANGUAGE = N_("Choose at least one working language.")
 TOO_LONG = N_("This text is too long: at most %(max_length)s characters.")
-# The schemas' and services' messages quote the value and name codes in English: the
-# form in other languages says what to do instead, field by field.
+# What to do instead of a message quoting English (see app/web/forms.py), by the
+# application's field names.
 INSTEAD = {
-    "organization_name": N_("Write the name on one line, without special characters."),
-    "acronym": N_("Write the acronym on one line, without special characters."),
-    "country": N_("Choose the country from the list."),
-    "languages": N_("Choose the languages from the list."),
-    "focus_areas": N_(
-        "Write the focus areas in letters and numbers, separated by commas, "
-        "e.g. victims rights, universal jurisdiction."
-    ),
-    "website": N_("Enter an address starting with https:// or http://."),
-    "address": N_("Remove the invisible control characters from this text."),
+    **{
+        name: ADVICE[name]
+        for name in ("acronym", "country", "languages", "focus_areas", "website", "address")
+    },
+    "organization_name": ADVICE["name"],
     "contact_name": N_("Write your name on one line, without special characters."),
-    "contact_email": N_("Enter an email address, like name@example.org."),
-    "contact_language": N_("Choose a language from the list."),
-    "motivation": N_("Remove the invisible control characters from this text."),
+    "contact_email": ADVICE["email"],
+    "contact_language": ADVICE["language"],
+    "motivation": ADVICE["address"],
 }
-SOMETHING_WRONG = N_("This value is not valid.")
 TOO_MANY = N_("Too many applications were sent from here. Try again later.")
 
 
@@ -199,18 +189,8 @@ def _refusal_message(error: DomainError, language: str) -> str:
     if isinstance(error, throttle.TooManyRequests):
         instead = TOO_MANY
     else:
-        instead = INSTEAD.get(error.field_name or "", SOMETHING_WRONG)
+        instead = INSTEAD.get(error.field_name or "", NOT_VALID)
     return in_language(error.message, language, instead=instead)
-
-
-def focus_area_tags(text: str) -> list[str]:
-    """ "Victims' rights, Rule of law" → the words the tag validator then checks."""
-    tags = []
-    for part in text.split(","):
-        tag = re.sub(r"\s+", "-", part.strip().lower())
-        if tag and tag not in tags:
-            tags.append(tag)
-    return tags
 
 
 def _add_validation_errors(form: FilterForm, error: ValidationError, language: str) -> None:
@@ -229,17 +209,11 @@ def _add_validation_errors(form: FilterForm, error: ValidationError, language: s
             given = problem.get("input")
             message = f"{given!r}: {message}" if isinstance(given, str) else message
         message = message[:1].upper() + message[1:]
-        instead = INSTEAD.get(name or "", SOMETHING_WRONG)
+        instead = INSTEAD.get(name or "", NOT_VALID)
         form.add_error(name, in_language(message, language, instead=instead))
 
 
 # --- deciding (staff) ---------------------------------------------------------------------
-
-
-def _parse_id(text: str) -> int | None:
-    if not re.fullmatch(r"[0-9]{1,10}", text):
-        return None
-    return int(text) if 0 < int(text) <= _MAX_ID else None
 
 
 def _applications_page(
@@ -286,7 +260,7 @@ def applications_page(
 ) -> Response:
     notice = None
     for word, raw in (("approved", approved), ("declined", declined)):
-        identifier = _parse_id(raw)
+        identifier = parse_id(raw)
         if identifier is None:
             continue
         try:
@@ -302,7 +276,7 @@ def applications_page(
 def approve(
     request: Request, session: SessionDep, principal: StaffUser, application_id: str
 ) -> Response:
-    identifier = _parse_id(application_id)
+    identifier = parse_id(application_id)
     try:
         if identifier is None:
             raise NotFound(f"No application with id {application_id!r}")
@@ -327,7 +301,7 @@ def decline(
     application_id: str,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    identifier = _parse_id(application_id)
+    identifier = parse_id(application_id)
     try:
         if identifier is None:
             raise NotFound(f"No application with id {application_id!r}")

@@ -66,7 +66,7 @@ from app.countries.schemas import CountryFilter
 from app.delivery.store import campaign_progress
 from app.i18n import SUPPORTED_LANGUAGES, text_direction
 from app.members.models import ContactRole, MembershipStatus, OrganizationType
-from app.web.application_pages import FORM_LANGUAGES
+from app.web.forms import FORM_LANGUAGES
 from app.web.router import FilterForm, not_found_page, read_filter_form, validate_filters
 from app.web.templating import label, language_name, templates
 

@@ -8,20 +8,19 @@ the member's language (`member_page`). Staff have the registry instead and are s
 there.
 """
 
-import re
-from datetime import date, timedelta
-from typing import Annotated, Any
+from collections.abc import Callable
+from datetime import date
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.accounts import service as accounts
 from app.accounts.auth import AnyUser
 from app.accounts.principal import Principal, Role
-from app.campaigns.topics import Topic
-from app.core.errors import DomainError, NotFound
+from app.core.errors import NotFound
 from app.core.http import SessionDep
 from app.countries import service as countries
 from app.i18n import N_
@@ -30,17 +29,25 @@ from app.members.models import Contact, ContactRole, Organization, OrganizationT
 from app.members.schemas import ContactCreate, ContactUpdate, MemberOrganizationUpdate
 from app.tracking import portal
 from app.tracking import service as tracking
-from app.tracking.models import ReportedActionType
-from app.tracking.schemas import (
-    ENGAGED_WITH_MAX_LENGTH,
-    NOTE_MAX_LENGTH,
-    ActionReportCreate,
-    FieldProblem,
-    PreferencesUpdate,
-    problems_of,
+from app.tracking.pages import (
+    form_problems,
+    preferences_form,
+    preferences_sent,
+    report_form,
+    report_sent,
 )
-from app.tracking.wording import ACTION_TYPE_WORDS, TOPIC_WORDS, language_name
-from app.web.application_pages import FORM_LANGUAGES, focus_area_tags
+from app.tracking.schemas import ActionReportCreate, FieldProblem, PreferencesUpdate
+from app.tracking.wording import language_name
+from app.web.forms import (
+    ADVICE,
+    FORM_LANGUAGES,
+    NO_LANGUAGE,
+    ShowForm,
+    checked,
+    focus_area_tags,
+    parse_id,
+    submit,
+)
 from app.web.templating import in_language, member_page, page_language
 
 router = APIRouter(include_in_schema=False)
@@ -48,7 +55,8 @@ router = APIRouter(include_in_schema=False)
 STAFF_HOME = "/"  # each role's home
 # The portal's front page shows this many of the latest alerts.
 RECENT_ALERTS = 5
-_MAX_ID = 2**31 - 1
+
+Found = TypeVar("Found")
 
 # What the front page confirms after a form was saved (`?saved=…`).
 NOTICES = {
@@ -58,24 +66,6 @@ NOTICES = {
     "contact_removed": N_("The contact is removed."),
 }
 FILL_IN = N_("Fill in this field.")
-NOT_VALID = N_("This value is not valid.")
-NO_LANGUAGE = N_("Choose at least one working language.")
-# The schemas' own messages quote values and codes in English: in other languages the
-# form says what to do instead, field by field.
-INSTEAD = {
-    "name": N_("Write the name on one line, without special characters."),
-    "acronym": N_("Write the acronym on one line, without special characters."),
-    "languages": N_("Choose the languages from the list."),
-    "focus_areas": N_(
-        "Write the focus areas in letters and numbers, separated by commas, "
-        "e.g. victims rights, universal jurisdiction."
-    ),
-    "website": N_("Enter an address starting with https:// or http://."),
-    "address": N_("Remove the invisible control characters from this text."),
-    "email": N_("Enter an email address, like name@example.org."),
-    "role": N_("Choose one of the options."),
-    "language": N_("Choose a language from the list."),
-}
 
 
 # --- shared ---------------------------------------------------------------------------------
@@ -93,12 +83,6 @@ def _own_organization(session: Session, principal: Principal) -> Organization:
     return members.get_organization(session, principal, principal.organization_id or 0)
 
 
-def _parse_id(text: str) -> int | None:
-    if not re.fullmatch(r"[0-9]{1,10}", text):
-        return None
-    return int(text) if 0 < int(text) <= _MAX_ID else None
-
-
 def _not_found(request: Request, message: str) -> Response:
     language = page_language(request)
     context = {"section": None, "message": in_language(message, language)}
@@ -113,24 +97,29 @@ def _alert_not_found(request: Request) -> Response:
     return _not_found(request, N_("Your organisation did not receive this alert."))
 
 
-def _shown(problems: list[FieldProblem], language: str) -> list[FieldProblem]:
-    """A form's problems in the page's language, each a sentence."""
-    shown = []
-    for problem in problems:
-        instead = INSTEAD.get(problem.field or "", NOT_VALID)
-        # "Not valid" says less than the field's own advice.
-        message = instead if problem.message == NOT_VALID else problem.message
-        text = in_language(message, language, instead=instead)
-        if problem.values:
-            text = text % problem.values
-        shown.append(FieldProblem(problem.field, text[:1].upper() + text[1:]))
-    return shown
+def _in_reach(
+    find: Callable[[Session, Principal, int], Found],
+    session: Session,
+    principal: Principal,
+    text: str,
+) -> Found | None:
+    """What `find` gives for the id in the address; None for an id that is not one and for
+    one out of the member's reach alike (the same 404)."""
+    identifier = parse_id(text)
+    if identifier is None:
+        return None
+    try:
+        return find(session, principal, identifier)
+    except NotFound:
+        return None
 
 
-def _refused(error: DomainError, language: str) -> list[FieldProblem]:
-    """What a service refused, in its own words (the API's), translated where the
-    catalogue has them."""
-    return [FieldProblem(error.field_name, in_language(error.message, language))]
+def _submit(
+    request: Request, session: Session, keep: Callable[[], object], show: ShowForm, *, done: str
+) -> Response:
+    """A portal form's POST (see app/web/forms.py), in the page's language."""
+    language = page_language(request)
+    return submit(session, keep, show, language=language, done=done, advice=ADVICE)
 
 
 def _required(values: dict[str, Any], names: tuple[str, ...]) -> list[FieldProblem]:
@@ -258,30 +247,15 @@ def save_profile(
         **{key: values[key] for key in ("name", "type") if values[key]},
         **({"languages": ordered} if ordered else {}),
     }
-    try:
-        changes = MemberOrganizationUpdate.model_validate(data)
-    except ValidationError as error:
-        problems += problems_of(error)
-    if problems:
-        shown = _shown(problems, language)
-        return _profile_page(
-            request, organization, values, language, problems=shown, status_code=422
-        )
-    try:
+
+    def keep() -> None:
+        changes = checked(MemberOrganizationUpdate, data, problems)
         members.apply_organization_changes(
             session, principal, organization, changes.model_dump(exclude_unset=True)
         )
-    except DomainError as error:
-        session.rollback()  # nothing of a refused change is kept
-        return _profile_page(
-            request,
-            organization,
-            values,
-            language,
-            problems=_refused(error, language),
-            status_code=error.status_code,
-        )
-    return RedirectResponse("/portal?saved=profile", status_code=303)
+
+    show = partial(_profile_page, request, organization, values, language)
+    return _submit(request, session, keep, show, done="/portal?saved=profile")
 
 
 # --- contacts -------------------------------------------------------------------------------
@@ -347,39 +321,20 @@ def add_contact(
 ) -> Response:
     if not _is_member(principal):
         return _to_registry()
-    page_in = page_language(request)
     values = _typed_contact(name, email, role, language)
-    data, problems = _contact_problems(values)
-    try:
-        contact = ContactCreate.model_validate(data)
-    except ValidationError as error:
-        problems += problems_of(error)
-    if problems:
-        shown = _shown(problems, page_in)
-        return _contact_page(request, values, page_in, problems=shown, status_code=422)
-    try:
+
+    def keep() -> None:
+        data, problems = _contact_problems(values)
+        contact = checked(ContactCreate, data, problems)
         members.create_contact(session, principal, principal.organization_id or 0, contact)
-    except DomainError as error:
-        session.rollback()
-        return _contact_page(
-            request,
-            values,
-            page_in,
-            problems=_refused(error, page_in),
-            status_code=error.status_code,
-        )
-    return RedirectResponse("/portal?saved=contact_added", status_code=303)
+
+    show = partial(_contact_page, request, values, page_language(request))
+    return _submit(request, session, keep, show, done="/portal?saved=contact_added")
 
 
 def _scoped_contact(session: Session, principal: Principal, contact_id: str) -> Contact | None:
     """The contact of the member's organisation with this id; None for any other."""
-    identifier = _parse_id(contact_id)
-    if identifier is None:
-        return None
-    try:
-        return members.get_contact(session, principal, identifier)
-    except NotFound:
-        return None
+    return _in_reach(members.get_contact, session, principal, contact_id)
 
 
 @router.get("/portal/contacts/{contact_id}/edit", response_class=HTMLResponse)
@@ -411,31 +366,15 @@ def change_contact(
     contact = _scoped_contact(session, principal, contact_id)
     if contact is None:
         return _contact_not_found(request)
-    page_in = page_language(request)
     values = _typed_contact(name, email, role, language)
-    data, problems = _contact_problems(values)
-    try:
-        changes = ContactUpdate.model_validate(data)
-    except ValidationError as error:
-        problems += problems_of(error)
-    if problems:
-        shown = _shown(problems, page_in)
-        return _contact_page(
-            request, values, page_in, contact=contact, problems=shown, status_code=422
-        )
-    try:
+
+    def keep() -> None:
+        data, problems = _contact_problems(values)
+        changes = checked(ContactUpdate, data, problems)
         members.update_contact(session, principal, contact.id or 0, changes)
-    except DomainError as error:
-        session.rollback()
-        return _contact_page(
-            request,
-            values,
-            page_in,
-            contact=contact,
-            problems=_refused(error, page_in),
-            status_code=error.status_code,
-        )
-    return RedirectResponse("/portal?saved=contact_changed", status_code=303)
+
+    show = partial(_contact_page, request, values, page_language(request), contact=contact)
+    return _submit(request, session, keep, show, done="/portal?saved=contact_changed")
 
 
 def _remove_page(
@@ -475,13 +414,13 @@ def remove_contact(
     contact = _scoped_contact(session, principal, contact_id)
     if contact is None:
         return _contact_not_found(request)
-    try:
-        members.delete_contact(session, principal, contact.id or 0)
-    except DomainError as error:
-        session.rollback()
-        problems = _refused(error, page_language(request))
-        return _remove_page(request, contact, problems=problems, status_code=error.status_code)
-    return RedirectResponse("/portal?saved=contact_removed", status_code=303)
+    return _submit(
+        request,
+        session,
+        lambda: members.delete_contact(session, principal, contact.id or 0),
+        partial(_remove_page, request, contact),
+        done="/portal?saved=contact_removed",
+    )
 
 
 # --- her own preferences --------------------------------------------------------------------
@@ -497,24 +436,15 @@ def _preferences_page(
     status_code: int = 200,
 ) -> Response:
     preferences = portal.own_preferences(session, principal, today=date.today())
-    values = values or {}
     return member_page(
         request,
         "portal/preferences.html",
         {
             "section": "portal_preferences",
-            "preferences": preferences,
             # The form of the alerts' own preferences page, sent with this session's
             # CSRF token instead of a link's form token.
-            "preferences_action": "/portal/preferences",
-            "preferences_token": "",
-            "topics": [(topic.value, TOPIC_WORDS[topic]) for topic in Topic],
-            "topics_checked": (
-                set(values["topics"]) if "topics" in values else preferences.topics_received
-            ),
-            "values": values,
-            "problems": problems or [],
-            "problem_fields": {problem.field for problem in problems or []},
+            **preferences_form(preferences, "/portal/preferences", "", values=values),
+            **form_problems(problems or []),
             "saved": "saved" in request.query_params,
         },
         status_code=status_code,
@@ -544,31 +474,17 @@ def save_preferences(
 ) -> Response:
     if not _is_member(principal):
         return _to_registry()
-    page_in = page_language(request)
     values: dict[str, Any] = {"alerts": alerts, "language": language, "topics": topics}
-    try:
-        data = PreferencesUpdate.model_validate(
-            {name: value for name, value in values.items() if value or name == "topics"}
-        )
+
+    def keep() -> None:
+        data = checked(PreferencesUpdate, preferences_sent(values))
         portal.update_own_preferences(session, principal, data, today=date.today())
-    except ValidationError as error:
-        shown = _shown(problems_of(error), page_in)
-        return _preferences_page(
-            request, session, principal, values=values, problems=shown, status_code=422
-        )
-    except NotFound:
+
+    show = partial(_preferences_page, request, session, principal, values=values)
+    try:
+        return _submit(request, session, keep, show, done="/portal/preferences?saved=1")
+    except NotFound:  # her contact was removed since she signed in: the form cannot be shown
         return _contact_not_found(request)
-    except DomainError as error:
-        session.rollback()
-        return _preferences_page(
-            request,
-            session,
-            principal,
-            values=values,
-            problems=_refused(error, page_in),
-            status_code=error.status_code,
-        )
-    return RedirectResponse("/portal/preferences?saved=1", status_code=303)
 
 
 # --- alerts received, and what the organisation did about them ------------------------------
@@ -605,25 +521,12 @@ def _report_page(
             "alert_subject": variant.subject if variant else campaign.title,
             "alert_language": recipient.delivery.language,
             "received_at": recipient.delivery.sent_at,
-            # The fields of the alerts' own report form (tracking/_report_form.html).
-            "form_action": f"/portal/alerts/{campaign.id}/report",
-            "form_token": "",
-            "action_types": [(kind.value, ACTION_TYPE_WORDS[kind]) for kind in ReportedActionType],
-            "values": {
-                "action_type": "",
-                "action_date": date.today().isoformat(),
-                "engaged_with": "",
-                "note": "",
-                **(values or {}),
-            },
-            "latest_date": (date.today() + timedelta(days=1)).isoformat(),
-            "engaged_with_max": ENGAGED_WITH_MAX_LENGTH,
-            "note_max": NOTE_MAX_LENGTH,
-            "problems": problems or [],
-            "problem_fields": {problem.field for problem in problems or []},
+            # The alerts' own report form, sent with this session's CSRF token.
+            **report_form(
+                f"/portal/alerts/{campaign.id}/report", "", values=values, problems=problems or []
+            ),
             "reported": "reported" in request.query_params,
             "reports": tracking.organization_reports(session, principal, campaign_id=campaign.id),
-            "action_words": {kind.value: words for kind, words in ACTION_TYPE_WORDS.items()},
         },
         status_code=status_code,
     )
@@ -632,13 +535,8 @@ def _report_page(
 def _received_alert(
     session: Session, principal: Principal, campaign_id: str
 ) -> tracking.Recipient | None:
-    identifier = _parse_id(campaign_id)
-    if identifier is None:
-        return None
-    try:
-        return portal.received_alert(session, principal, identifier)
-    except NotFound:
-        return None
+    """The organisation's delivery of the alert with this id; None for any other."""
+    return _in_reach(portal.received_alert, session, principal, campaign_id)
 
 
 @router.get("/portal/alerts/{campaign_id}/report", response_class=HTMLResponse)
@@ -669,32 +567,17 @@ def report_action(
     recipient = _received_alert(session, principal, campaign_id)
     if recipient is None:
         return _alert_not_found(request)
-    page_in = page_language(request)
     values = {
         "action_type": action_type,
         "action_date": action_date,
         "engaged_with": engaged_with,
         "note": note,
     }
-    try:
-        # An empty field is a field not filled in.
-        data = ActionReportCreate.model_validate({k: v for k, v in values.items() if v.strip()})
+
+    def keep() -> None:
+        data = checked(ActionReportCreate, report_sent(values))
         tracking.report_action(session, recipient, data, by=principal)
-    except ValidationError as error:
-        shown = _shown(problems_of(error), page_in)
-        return _report_page(
-            request, session, principal, recipient, values=values, problems=shown, status_code=422
-        )
-    except DomainError as error:
-        session.rollback()
-        return _report_page(
-            request,
-            session,
-            principal,
-            recipient,
-            values=values,
-            problems=_refused(error, page_in),
-            status_code=error.status_code,
-        )
-    location = f"/portal/alerts/{recipient.campaign.id}/report?reported=1"
-    return RedirectResponse(location, status_code=303)
+
+    show = partial(_report_page, request, session, principal, recipient, values=values)
+    done = f"/portal/alerts/{recipient.campaign.id}/report?reported=1"
+    return _submit(request, session, keep, show, done=done)
