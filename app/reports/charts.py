@@ -145,10 +145,13 @@ class Column:
     count: int
 
 
-def column_chart(chart_id: str, title: str, columns: list[Column], *, unit: str) -> Markup:
+def column_chart(
+    chart_id: str, title: str, columns: list[Column], *, unit: tuple[str, str]
+) -> Markup:
     """Counts over time as vertical bars, oldest on the left, each with its count above
     it. Period names go under every bar when they fit, else under every other one, or
-    every third... (the description and the page's table name them all)."""
+    every third... (the description and the page's table name them all). `unit` is what
+    is counted, in the singular and the plural: ("person", "people")."""
     top, value_line, name_line, small = 8, 20, 24, 13
     plot = 150
     slot = WIDTH / max(len(columns), 1)
@@ -168,13 +171,20 @@ def column_chart(chart_id: str, title: str, columns: list[Column], *, unit: str)
             ).format(x=centre, y=baseline - height - 6, size=small, text=f"{column.count:,}")
         )
         if index % name_every == 0:
+            # Kept inside the drawing: a centred name under the first or last bar would
+            # otherwise lose its outer letters ("2 Mar" shown as "Mar").
+            half = len(column.label) * small * 0.3
+            name_x = min(max(centre, half), WIDTH - half)
             body.append(
                 Markup(
                     '<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle" font-size="{size}" '
                     'fill="{fill}">{text}</text>'
                 ).format(
-                    x=centre, y=baseline + name_line - 6, size=small, fill=MUTED, text=column.label
+                    x=name_x, y=baseline + name_line - 6, size=small, fill=MUTED, text=column.label
                 )
             )
-    description = "; ".join(f"{column.label}: {column.count:,} {unit}" for column in columns)
+    description = "; ".join(
+        f"{column.label}: {column.count:,} {unit[0] if column.count == 1 else unit[1]}"
+        for column in columns
+    )
     return _svg(chart_id, title, description + ".", baseline + name_line, body)

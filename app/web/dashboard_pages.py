@@ -85,7 +85,7 @@ def dashboard_page(request: Request, session: SessionDep, principal: AnyUser) ->
             "chart-activity",
             f"Actions reported per week, the last {ACTIVITY_WEEKS} weeks",
             weeks,
-            unit="actions",
+            unit=("action", "actions"),
         ),
         "activity_weeks": ACTIVITY_WEEKS,
         "without_contacts": without_contacts,

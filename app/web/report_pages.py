@@ -100,7 +100,7 @@ def _timeline_charts(timeline: ResponseTimeline) -> dict[str, Markup]:
                     Column(_column_name(period, timeline.unit), count)
                     for period, count in zip(timeline.periods, counts, strict=True)
                 ],
-                unit="people",
+                unit=("person", "people"),
             )
     return charts
 

@@ -14,23 +14,23 @@ def test_columns_are_as_tall_as_their_share_of_the_highest() -> None:
     markup = column_chart(
         "chart-activity",
         "Actions reported per week",
-        [Column("2 Mar", 4), Column("9 Mar", 0), Column("16 Mar", 2)],
-        unit="actions",
+        [Column("2 Mar", 4), Column("9 Mar", 0), Column("16 Mar", 1)],
+        unit=("action", "actions"),
     )
     assert_allowed_by_the_policy(markup)
-    tallest, nothing, half = bar_heights(markup)
+    tallest, nothing, quarter = bar_heights(markup)
     assert nothing == 0
-    assert half == tallest / 2
+    assert quarter == tallest / 4
     texts = [text.text for text in parse(markup).iter(f"{SVG}text")]
-    assert texts == ["4", "2 Mar", "0", "9 Mar", "2", "16 Mar"]
+    assert texts == ["4", "2 Mar", "0", "9 Mar", "1", "16 Mar"]
     description = parse(markup).find(f"{SVG}desc")
     assert description is not None
-    assert description.text == "2 Mar: 4 actions; 9 Mar: 0 actions; 16 Mar: 2 actions."
+    assert description.text == "2 Mar: 4 actions; 9 Mar: 0 actions; 16 Mar: 1 action."
 
 
 def test_no_counts_draw_no_bars_and_crowded_names_are_spaced_out() -> None:
     columns = [Column(f"{day} Sep", 0) for day in range(1, 27)]
-    markup = column_chart("c", "Nothing yet", columns, unit="actions")
+    markup = column_chart("c", "Nothing yet", columns, unit=("action", "actions"))
     assert set(bar_heights(markup)) == {0.0}
     names = [t.text for t in parse(markup).iter(f"{SVG}text") if t.text and "Sep" in t.text]
     # Every n-th name, from the first, so that none runs into the next.
@@ -41,6 +41,19 @@ def test_no_counts_draw_no_bars_and_crowded_names_are_spaced_out() -> None:
 
 
 def test_names_are_escaped() -> None:
-    markup = column_chart("c", "<b>", [Column("<script>", 1)], unit="x")
+    markup = column_chart("c", "<b>", [Column("<script>", 1)], unit=("x", "xs"))
     assert "<script>" not in markup
     assert "&lt;script&gt;" in markup
+
+
+def test_names_under_the_outer_bars_stay_inside_the_drawing() -> None:
+    # Many narrow columns: the first and last names, centred under their bars, would
+    # start before 0 or end past the width.
+    columns = [Column(f"{day} September", day) for day in range(1, 31)]
+    markup = column_chart("c", "Crowded", columns, unit=("click", "clicks"))
+    svg = parse(markup)
+    width = float(svg.attrib["viewBox"].split()[2])
+    for text in svg.iter(f"{SVG}text"):
+        if text.text and "September" in text.text:
+            half = len(text.text) * 13 * 0.3
+            assert half <= float(text.attrib["x"]) <= width - half, text.text

@@ -130,7 +130,7 @@ def test_the_results_page_charts_countries_and_time(
     assert "the 4 where most members acted" in page
     # Over time: the hand-counted world answered from 2 March to today, so by week.
     acted = chart_description(page, "chart-acted-over-time")
-    assert acted.startswith("2 Mar: 1 people; 9 Mar: 1 people; 16 Mar: 0 people")
+    assert acted.startswith("2 Mar: 1 person; 9 Mar: 1 person; 16 Mar: 0 people")
     clicked = chart_description(page, "chart-clicked-over-time")
     assert clicked.endswith(": 3 people.")  # a1, n2 and f1 clicked this week
     assert "Actions reported, per week" in page
@@ -144,7 +144,7 @@ def test_the_region_lead_sees_her_countries_only(client_as: Any, report_world: R
     assert chart_description(page, "chart-countries") == (
         "Kenya: clicked 50%, acted 50%; Nigeria: clicked 100%, acted 0%."
     )
-    assert chart_description(page, "chart-acted-over-time").count("1 people") == 1
+    assert chart_description(page, "chart-acted-over-time").count("1 person;") == 1
 
 
 def test_no_answer_draws_no_time_chart(session: Session, client: TestClient) -> None:
