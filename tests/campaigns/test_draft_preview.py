@@ -144,7 +144,7 @@ def test_template_problems_are_a_422_naming_the_field_and_line(
         ({"subject": "x" * 301}, ["body", "subject"]),
         ({"body": "a\x00b"}, ["body", "body"]),
         ({"contact_id": 0}, ["body", "contact_id"]),
-        ({"audience": {"countries": ["XXX"]}}, ["body", "audience", "countries"]),
+        ({"audience": {"countries": ["ZZZ"]}}, ["body", "audience", "countries"]),
         ({"audience": {"regions": ["atlantis"]}}, ["body", "audience", "regions", 0]),
         ({"title": "not a field"}, ["body", "title"]),
     ],
