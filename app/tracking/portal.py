@@ -15,8 +15,9 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.accounts.principal import Principal
 from app.accounts.scoping import visible_deliveries, visible_organizations
+from app.accounts.service import get_user
 from app.campaigns.models import Campaign, CampaignVariant
-from app.core.errors import NotFound
+from app.core.errors import Conflict, NotFound
 from app.delivery.models import Delivery, DeliveryState
 from app.members import service as members
 from app.members.models import Contact, Organization
@@ -129,8 +130,20 @@ def update_own_preferences(
     session: Session, principal: Principal, data: PreferencesUpdate, *, today: date
 ) -> bool:
     """Apply the preferences form to the member's address, as the alert's own
-    preferences page does; return whether anything changed."""
+    preferences page does; return whether anything changed.
+
+    The choice holds for every contact with that address, in any organisation, so it is
+    taken only for the address her sign-in link went to: were her contact's address
+    edited to someone else's, the form would otherwise rewrite that person's consent."""
     contact = own_contact(session, principal)
+    signed_in_as = get_user(session, principal.user_id or 0).email
+    if contact.email.strip().lower() != signed_in_as.strip().lower():
+        raise Conflict(
+            f"These choices are for the address you signed in with ({signed_in_as}); your "
+            f"contact's address is now {contact.email}. Ask for a sign-in link at that address "
+            "to choose for it.",
+            field="alerts",
+        )
     changed, _stopped = set_address_preferences(
         session,
         contact,

@@ -23,7 +23,7 @@ from app.core.db import session_scope
 from app.core.settings import get_settings
 from app.core.types import utcnow
 from app.delivery.models import Delivery, DeliveryState, OutboxMessage
-from app.members.models import Contact, Organization, OrganizationType
+from app.members.models import Contact, Organization, OrganizationType, SubscriptionStatus
 from app.reports.schemas import ParticipationQuery
 from app.reports.service import participation
 from app.tracking.models import ActionReport
@@ -434,6 +434,28 @@ def test_preferences_set_the_language_and_topics_of_her_address(
     entries = audit_entries(session, "contact.update")
     assert {entry.actor for entry in entries} == {f"user:{member.user.id}"}
     assert "preferences-saved" in member.client.get(response.headers["location"]).text
+
+
+def test_preferences_never_reach_an_address_she_did_not_sign_in_with(
+    member: Member, session: Session, elsewhere: Contact
+) -> None:
+    # She gives her own contact someone else's address (unverified), then asks for
+    # alerts: that person unsubscribed, and only that person may subscribe again.
+    elsewhere.subscription_status = SubscriptionStatus.unsubscribed
+    session.flush()
+    member.contact.email = elsewhere.email
+    session.flush()
+
+    response = member.post(
+        "/portal/preferences", {"alerts": "receive", "language": "fr", "topics": ["apic"]}
+    )
+
+    assert response.status_code == 409
+    assert "Ask for a sign-in link at that address" in response.text
+    session.expire_all()
+    assert elsewhere.subscription_status is SubscriptionStatus.unsubscribed
+    assert elsewhere.language == "en"
+    assert member.contact.language == "en"
 
 
 def test_preferences_refuse_a_language_not_offered(member: Member, session: Session) -> None:
