@@ -27,6 +27,7 @@ from app.accounts.principal import Role
 from app.core.audit import AuditEntry
 from app.core.db import session_scope
 from app.core.errors import NotFound
+from app.core.settings import get_settings
 from app.i18n import N_, SUPPORTED_LANGUAGES, base_language, text_direction, translations
 from app.members import service as members
 from app.tracking.wording import language_name as native_language_name
@@ -602,7 +603,11 @@ def member_page(
     chosen = supported_language(request.query_params.get(LANGUAGE_PARAMETER))
     if chosen is not None and chosen != request.cookies.get(LANGUAGE_COOKIE):
         response.set_cookie(
-            LANGUAGE_COOKIE, chosen, max_age=LANGUAGE_COOKIE_MAX_AGE, samesite="lax"
+            LANGUAGE_COOKIE,
+            chosen,
+            max_age=LANGUAGE_COOKIE_MAX_AGE,
+            samesite="lax",
+            secure=get_settings().public_base_url.startswith("https://"),
         )
     return response
 
@@ -660,7 +665,8 @@ def _browser_language(request: Request) -> str | None:
         if tag and tag != "*" and quality > 0:
             weighted.append((quality, tag))
     preferred = [tag for _quality, tag in sorted(weighted, key=lambda item: -item[0])]
-    return negotiate_locale(preferred, SUPPORTED_LANGUAGES, sep="-")
+    # Babel answers with the tag as the browser spelt it ("FR"): back to our codes.
+    return supported_language(negotiate_locale(preferred, SUPPORTED_LANGUAGES, sep="-"))
 
 
 @dataclass(frozen=True)
@@ -672,7 +678,10 @@ class LanguageChoice:
 
 
 def language_choices(request: Request, current: str) -> list[LanguageChoice]:
-    """The switcher's links: this page (path and query kept) in each language."""
+    """The switcher's links: this page (query kept) in each language. Query-only links
+    ("?lang=fr"): the page's own path is never written into them, so an address such as
+    "//elsewhere.example/x" (answered by the not-found page) cannot become a link off
+    the site."""
     query = [
         (key, value)
         for key, value in request.query_params.multi_items()
@@ -682,7 +691,7 @@ def language_choices(request: Request, current: str) -> list[LanguageChoice]:
         LanguageChoice(
             code,
             native_language_name(code),
-            f"{request.url.path}?{urlencode([*query, (LANGUAGE_PARAMETER, code)])}",
+            f"?{urlencode([*query, (LANGUAGE_PARAMETER, code)])}",
             code == current,
         )
         for code in SUPPORTED_LANGUAGES

@@ -155,7 +155,7 @@ def test_the_switcher_links_each_language_and_remembers_the_choice(
     nav = re.search(r'<nav class="language-switcher"[^>]*>.*?</nav>', english.text, re.S)
     assert nav, "no language switcher"
     assert 'aria-label="Language"' in nav.group(0)
-    assert '<a href="/apply?x=1&amp;lang=fr" lang="fr" hreflang="fr">Français</a>' in nav.group(0)
+    assert '<a href="?x=1&amp;lang=fr" lang="fr" hreflang="fr">Français</a>' in nav.group(0)
     assert 'hreflang="ar">العربية</a>' in nav.group(0)
     assert 'hreflang="en" aria-current="true">English</a>' in nav.group(0)
 
@@ -415,3 +415,23 @@ def test_a_phone_reads_the_arabic_form_without_sideways_scrolling(
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
     screenshot(page, "member-apply-ar-phone")
+
+
+def test_the_switcher_never_links_off_the_site(anonymous_client: TestClient) -> None:
+    # An address that begins like another site's is answered by the not-found page, which
+    # has the switcher: its links stay on this page.
+    for address in ("//evil.example/x", "/%2Fevil.example/x", "/\\evil.example/x"):
+        page = anonymous_client.get(address)
+        assert page.status_code == 404
+        links = re.findall(r'<a href="([^"]*)"[^>]*hreflang', page.text)
+        assert links, address
+        assert all(link.startswith("?") for link in links), links
+        assert "evil.example" not in "".join(links)
+
+
+def test_a_browser_language_in_capitals_is_ours_in_small_letters(
+    anonymous_client: TestClient,
+) -> None:
+    page = anonymous_client.get("/apply", headers={"Accept-Language": "FR"})
+    assert '<html lang="fr"' in page.text
+    assert 'hreflang="fr" aria-current="true"' in page.text
