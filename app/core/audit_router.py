@@ -8,7 +8,7 @@ organisation's own timeline is `GET /api/organizations/{id}/history`.
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -24,6 +24,15 @@ from app.core.http import SessionDep
 router = APIRouter(prefix="/api", tags=["audit"])
 
 MAX_ID = 2_147_483_647
+
+
+def representable(at: datetime) -> bool:
+    """Whether a time with a zone can be stored and compared in UTC: 9999-12-31T23:00-05:00
+    is a valid time, but in UTC it falls past the last year a datetime holds."""
+    try:
+        return 1 < at.astimezone(UTC).year < 9999
+    except OverflowError:
+        return False
 
 
 class AuditQuery(BaseModel):
@@ -44,6 +53,13 @@ class AuditQuery(BaseModel):
     cursor: str | None = Field(
         default=None, max_length=200, description="`next_cursor` of the previous page"
     )
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_range(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not representable(value):
+            raise ValueError("must be a time between the years 2 and 9998")
+        return value
 
     @field_validator("actor", "action", "target_type", "target_id")
     @classmethod
@@ -103,7 +119,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         padded = cursor + "=" * (-len(cursor) % 4)
         at_text, entry_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         at = datetime.fromisoformat(at_text)
-        if at.tzinfo is not None and isinstance(entry_id, int) and 1 <= entry_id <= MAX_ID:
+        if (
+            at.tzinfo is not None
+            and representable(at)
+            and isinstance(entry_id, int)
+            and 1 <= entry_id <= MAX_ID
+        ):
             return at, entry_id
     except (ValueError, TypeError, binascii.Error):
         pass

@@ -158,10 +158,10 @@ def _day_bounds(form: FilterForm) -> FilterForm:
         text = form.value(name)
         try:
             day = date.fromisoformat(text) if len(text) == 10 else None
-        except ValueError:
-            day = None
-        if day is not None:
-            values[name] = [f"{day + timedelta(days=days)}T00:00:00+00:00"]
+            if day is not None:
+                values[name] = [f"{day + timedelta(days=days)}T00:00:00+00:00"]
+        except (ValueError, OverflowError):  # not a day, or the last one there is
+            pass  # the API's schema names the problem
     return FilterForm(values=values)
 
 

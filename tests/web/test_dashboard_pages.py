@@ -350,6 +350,10 @@ def test_audit_pages_follow_one_another(
         ({"target_id": "x" * 41}, "target_id", "at most 40 characters"),
         ({"colour": "red"}, None, "'colour' is not a filter on this page."),
         ({"actor": "user:1\x00"}, "actor", "must not contain a NUL character"),
+        # The last day there is: "until" it means up to the midnight after it.
+        ({"until": "9999-12-31"}, "until", "until"),
+        ({"until": "9999-12-31T23:00:00-05:00"}, "until", "between the years 2 and 9998"),
+        ({"since": "0001-01-01T00:00:00+01:00"}, "since", "between the years 2 and 9998"),
     ],
 )
 def test_bad_audit_filters_show_the_form_again(
