@@ -236,6 +236,12 @@ def preview_draft(
     )
 
 
+def subject_as_sent(campaign: Campaign, language: str, recipient: Recipient) -> str:
+    """The subject as this recipient read it, tokens filled in (the portal's list of the
+    alerts received)."""
+    return _render(campaign, language, recipient).subject
+
+
 def _render(campaign: Campaign, language: str, recipient: Recipient | None) -> RenderedMessage:
     variant = _variant(campaign, language, location="query")
     compiled: CompiledVariant = compile_variant(

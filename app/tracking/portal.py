@@ -16,8 +16,10 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.accounts.principal import Principal
 from app.accounts.scoping import visible_deliveries, visible_organizations
 from app.accounts.service import get_user
-from app.campaigns.models import Campaign, CampaignVariant
-from app.core.errors import Conflict, NotFound
+from app.campaigns import messages
+from app.campaigns.models import Campaign
+from app.core.errors import Conflict, DomainError, NotFound
+from app.countries.models import Country
 from app.delivery.models import Delivery, DeliveryState
 from app.members import service as members
 from app.members.models import Contact, Organization
@@ -70,14 +72,7 @@ def alerts_received(
             select(Campaign.id, Campaign.title).where(col(Campaign.id).in_(campaign_ids))
         ).all()
     )
-    subjects: dict[tuple[int | None, str], str] = {
-        (campaign_id, language): subject
-        for campaign_id, language, subject in session.execute(
-            select(
-                CampaignVariant.campaign_id, CampaignVariant.language, CampaignVariant.subject
-            ).where(col(CampaignVariant.campaign_id).in_(campaign_ids))
-        ).all()
-    }
+    subjects = _subjects_as_sent(session, principal, [shown[c] for c in campaign_ids])
     organization_ids = visible_organizations(principal).with_only_columns(col(Organization.id))
     reports: dict[int, int] = dict(
         session.execute(
@@ -92,13 +87,50 @@ def alerts_received(
     return [
         ReceivedAlert(
             campaign_id=campaign_id,
-            subject=subjects.get((campaign_id, shown[campaign_id].language), titles[campaign_id]),
+            subject=subjects.get(campaign_id, titles[campaign_id]),
             language=shown[campaign_id].language,
             received_at=first_sent[campaign_id],
             reports=reports.get(campaign_id, 0),
         )
         for campaign_id in campaign_ids
     ]
+
+
+def _subjects_as_sent(
+    session: Session, principal: Principal, deliveries: list[Delivery]
+) -> dict[int, str]:
+    """Each alert's subject as its delivery's recipient read it: the variants' subjects
+    hold tokens ("{{ country.name }}: ratify…"), filled in for her as in the email."""
+    if principal.organization_id is None:
+        return {}
+    organization = members.get_organization(session, principal, principal.organization_id)
+    country = session.get(Country, organization.country_iso3)
+    contacts = {
+        contact.id: contact
+        for contact in session.scalars(
+            select(Contact).where(col(Contact.id).in_([d.contact_id for d in deliveries]))
+        )
+    }
+    campaigns = {
+        campaign.id: campaign
+        for campaign in session.scalars(
+            select(Campaign).where(col(Campaign.id).in_([d.campaign_id for d in deliveries]))
+        )
+    }
+    subjects = {}
+    for delivery in deliveries:
+        contact = contacts.get(delivery.contact_id)
+        if contact is None or country is None:  # an erased contact: the title stands in
+            continue
+        try:
+            subjects[delivery.campaign_id] = messages.subject_as_sent(
+                campaigns[delivery.campaign_id],
+                delivery.language,
+                messages.Recipient(contact, organization, country),
+            )
+        except DomainError:  # no variant in that language any more: the title stands in
+            continue
+    return subjects
 
 
 def _is_own(delivery: Delivery, principal: Principal) -> bool:

@@ -503,6 +503,19 @@ def test_the_alerts_received_are_listed_latest_first(
     assert "No action reported yet" in text
 
 
+def test_subjects_are_listed_as_she_read_them(member: Member, session: Session) -> None:
+    # Subjects hold tokens; the list shows them filled in for her, in her language.
+    campaign = make_campaign(session, title="Personalised")
+    campaign.variants[1].subject = "{{ country.name }} : ratifiez l'APIC"
+    session.flush()
+    make_delivery(session, campaign, member.contact, language="fr")
+
+    text = html.unescape(member.client.get("/portal/alerts").text)
+
+    assert "Kenya : ratifiez l'APIC" in text
+    assert "{{" not in text
+
+
 def test_an_alert_not_received_is_not_found(member: Member, alerts: dict[str, Campaign]) -> None:
     for path in (
         f"/portal/alerts/{alerts['not_to_them'].id}/report",
