@@ -644,11 +644,16 @@ def _contact_language(request: Request) -> str | None:
     principal = getattr(request.state, "principal", None)
     if principal is None or principal.role is not Role.member or principal.contact_id is None:
         return None
-    with session_scope(writes=False) as session:
-        try:
-            return members.get_contact(session, principal, principal.contact_id).language
-        except NotFound:  # removed since she signed in
-            return None
+    # A form's POST asks up to three times (checking, showing, the page): read it once.
+    if not hasattr(request.state, "contact_language"):
+        with session_scope(writes=False) as session:
+            try:
+                found = members.get_contact(session, principal, principal.contact_id).language
+            except NotFound:  # removed since she signed in
+                found = None
+        request.state.contact_language = found
+    known: str | None = request.state.contact_language
+    return known
 
 
 def _browser_language(request: Request) -> str | None:
