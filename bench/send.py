@@ -67,6 +67,42 @@ class Figures:
     last_seconds: float
     rate: float
     peak_mb: float
+    # CPU seconds (user, system) spent from launch to the last 250, by kind of process.
+    cpu: dict[str, tuple[float, float]]
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Who the CPU time went to: the machine's two cores carry all of them.
+PROCESS_KINDS = {
+    "postgres": "PostgreSQL",
+    "smtp-sink": "smtp-sink",
+    "redis-server": "Redis",
+    "coalition": "workers",
+    "celery": "workers",
+    "python": "workers",
+}
+
+
+def cpu_seconds_by_kind(worker_pids: set[int]) -> dict[str, tuple[float, float]]:
+    """User and system CPU time of every process of each kind (from /proc)."""
+    totals = dict.fromkeys(sorted(set(PROCESS_KINDS.values())), (0.0, 0.0))
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        command = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        kind = PROCESS_KINDS.get(command.split(":")[0].split()[0])
+        if kind == "workers" and int(entry.name) not in worker_pids:
+            continue  # another Python process (this one, an editor's language server)
+        if kind is not None:
+            user, system = totals[kind]
+            totals[kind] = (
+                user + int(fields[11]) / CLOCK_TICKS,
+                system + int(fields[12]) / CLOCK_TICKS,
+            )
+    return totals
 
 
 def tool(name: str) -> str:
@@ -207,8 +243,8 @@ def launch(campaign_id: int) -> None:
         lifecycle.launch(session, writer, session.get_one(Campaign, campaign_id))
 
 
-def peak_memory_mb(parents: list[int]) -> float:
-    """The largest VmHWM among the worker processes (supervisor, Celery, pool)."""
+def process_tree(parents: list[int]) -> set[int]:
+    """The worker processes: the supervisor, Celery, and its pool."""
     pids = set(parents)
     for parent in parents:
         for child in Path("/proc").glob("[0-9]*"):
@@ -218,7 +254,6 @@ def peak_memory_mb(parents: list[int]) -> float:
                 continue
             if f"PPid:\t{parent}\n" in status:
                 pids.add(int(child.name))
-    peak = 0
     for pid in list(pids):
         for grandchild in Path("/proc").glob("[0-9]*"):
             try:
@@ -226,6 +261,12 @@ def peak_memory_mb(parents: list[int]) -> float:
                     pids.add(int(grandchild.name))
             except OSError:
                 continue
+    return pids
+
+
+def peak_memory_mb(pids: set[int]) -> float:
+    """The largest VmHWM among the worker processes."""
+    peak = 0
     for pid in pids:
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -272,6 +313,8 @@ def measure(env: dict[str, str], campaign_id: int, workers: int) -> Figures:
     engine = create_engine(env["DATABASE_URL"])
     try:
         wait_for_workers(env, workers)
+        worker_pids = process_tree([child.pid for child in children])
+        cpu_before = cpu_seconds_by_kind(worker_pids)
         snapshot_started = time.perf_counter()
         launch(campaign_id)
         snapshot_seconds = time.perf_counter() - snapshot_started
@@ -299,7 +342,8 @@ def measure(env: dict[str, str], campaign_id: int, workers: int) -> Figures:
                     col(Delivery.state) == DeliveryState.sent,
                 )
             ).one()
-        peak = peak_memory_mb([child.pid for child in children])
+        cpu_after = cpu_seconds_by_kind(worker_pids)
+        peak = peak_memory_mb(worker_pids)
     finally:
         for child in children:
             os.killpg(child.pid, signal.SIGTERM)
@@ -315,6 +359,13 @@ def measure(env: dict[str, str], campaign_id: int, workers: int) -> Figures:
         last_seconds=elapsed,
         rate=sent / elapsed if elapsed else 0.0,
         peak_mb=peak,
+        cpu={
+            kind: (
+                cpu_after[kind][0] - cpu_before[kind][0],
+                cpu_after[kind][1] - cpu_before[kind][1],
+            )
+            for kind in cpu_after
+        },
     )
 
 
@@ -384,6 +435,13 @@ def main() -> None:
     )
     print(f"  ratio                      {ours.rate / reference:.3f}   (goal >= 0.25)")
     print(f"  worker peak memory         {ours.peak_mb:.0f} MB (largest process)")
+    print("  CPU per message, launch to last 250 (of which system):")
+    for kind, (user, system) in ours.cpu.items():
+        per_message = 1e6 / ours.recipients
+        print(
+            f"    {kind:<24} {(user + system) * per_message:5.0f} us"
+            f"   ({system * per_message:.0f} us)"
+        )
 
 
 if __name__ == "__main__":

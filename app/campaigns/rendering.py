@@ -202,6 +202,15 @@ class AlertSandbox(ImmutableSandboxedEnvironment):
             raise TooLarge("number too large")
         return super().call_binop(context, operator_, left, right)
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # The recipient's values are plain dicts: `contact.name` is their key, so look
+        # there first instead of failing an attribute lookup on every token of every
+        # message (about a tenth of the render). Keys are data we put there; anything
+        # else goes through the sandbox's own checks.
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
 
 # HTML (autoescaped) for the body in the layout; text (not escaped) for the plain-text
 # part and the subject, which is a mail header, not HTML.
@@ -712,6 +721,7 @@ class CompiledVariant:
         "_text",
         "_text_first_body_line",
         "language",
+        "tracks",
     )
 
     def __init__(
@@ -723,8 +733,11 @@ class CompiledVariant:
         text: Template,
         text_first_body_line: int,
         body_line_count: int,
+        tracks: bool = False,
     ) -> None:
         self.language = language
+        # Whether the message needs the recipient's tracking links (RecipientLinks.tracking).
+        self.tracks = tracks
         self._subject = subject
         self._html = html
         self._text = text
@@ -794,7 +807,16 @@ def compile_variant(
         text=_compile(text_source, TEXT_SANDBOX, "body"),
         text_first_body_line=text_first_body_line,
         body_line_count=body.count("\n") + 1,
+        tracks=track_clicks or track_opens,
     )
+
+
+def warm_up() -> None:
+    """Load what every compile needs once (the catalogues of every language, the layout
+    and its CSS), so that a process forked afterwards shares it instead of loading it
+    again on its first alert (about 0.3 s of CPU a process)."""
+    for language in SUPPORTED_LANGUAGES:
+        compile_variant(language=language, subject="{{ country.name }}", body="Hello.")
 
 
 def check_variant(subject: str, body: str, language: str = "en") -> CompiledVariant:

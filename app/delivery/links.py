@@ -9,10 +9,10 @@ from app.core.settings import get_settings
 from app.tracking.signing import Purpose, sign
 
 
-def delivery_links(token: str) -> RecipientLinks:
+def delivery_links(token: str, *, tracking: bool = True) -> RecipientLinks:
     """Report an action, unsubscribe (also the one-click List-Unsubscribe URL), and
-    preferences; and, for alerts that count them, the bases of the click and open links
-    (used only where the campaign's tracking options put them in the message)."""
+    preferences; and, with `tracking` (for alerts that count clicks or opens), the bases
+    of the click and open links."""
     base = get_settings().public_base_url.rstrip("/")
     return RecipientLinks(
         report=f"{base}/act/{sign(token, Purpose.act)}",
@@ -21,7 +21,9 @@ def delivery_links(token: str) -> RecipientLinks:
         tracking=TrackingLinks(
             click=f"{base}/r/{sign(token, Purpose.click)}",
             open_image=f"{base}/o/{sign(token, Purpose.open)}.gif",
-        ),
+        )
+        if tracking
+        else None,
     )
 
 

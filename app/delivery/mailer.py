@@ -19,7 +19,7 @@ handful of messages at a time.
 import logging
 import smtplib
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -156,33 +156,42 @@ def send_messages(messages: Iterable[OutboxMessage], settings: Settings) -> dict
     """Send over one connection; for each message id, None (sent) or what went wrong."""
     from app.delivery.messenger import (  # the messenger builds on this module's helpers
         OutgoingMessage,
-        PermanentFailure,
+        SendFailure,
         SmtpMessenger,
-        TemporaryFailure,
     )
 
     outcomes: dict[int, str | None] = {}
     envelope_sender = parseaddr(settings.mail_from)[1]
     messenger = SmtpMessenger(settings)
+
+    def teller(message_id: int) -> Callable[[SendFailure | None], None]:
+        def done(failure: SendFailure | None) -> None:
+            outcomes[message_id] = None if failure is None else describe_error(failure)
+
+        return done
+
     try:
         for message in messages:
             if message.id is None:
                 continue
             try:
-                messenger.send(
-                    OutgoingMessage(
-                        envelope_from=envelope_sender,
-                        to=message.to_address,
-                        raw=build_message(message, settings.mail_from).as_bytes(),
-                        subject=message.subject,
-                        text=message.text_body,
-                        html=message.html_body or "",
-                        purpose=message.purpose,
-                    )
-                )
-                outcomes[message.id] = None
-            except (TemporaryFailure, PermanentFailure, ValueError) as error:
+                raw = build_message(message, settings.mail_from).as_bytes()
+            except ValueError as error:
                 outcomes[message.id] = describe_error(error)
+                continue
+            messenger.send(
+                OutgoingMessage(
+                    envelope_from=envelope_sender,
+                    to=message.to_address,
+                    raw=raw,
+                    subject=message.subject,
+                    text=message.text_body,
+                    html=message.html_body or "",
+                    purpose=message.purpose,
+                ),
+                teller(message.id),
+            )
+        messenger.flush()
     finally:
         messenger.close()
     return outcomes

@@ -2,14 +2,17 @@
 
 - `SmtpMessenger`: the relay at SMTP_URL, over one connection reused for as long as it
   works (reopened when the relay drops it). Where the relay offers PIPELINING (RFC
-  2920), MAIL, RCPT and DATA go out in one write: two round trips a message instead of
-  four, which is most of what a message costs against a nearby relay.
+  2920), each message costs one write and one wait: the content of one message, its
+  final dot and the next message's MAIL, RCPT and DATA go out together (section 3.1),
+  so the 250 for a message is read while the next one is under way.
 - `OutboxMessenger`: the embedded default; messages are kept in the outbox table for
   staff to read on the outbox page, and nothing leaves the machine.
 
-A send either returns (the relay answered 250, or the outbox stored it) or raises
-`TemporaryFailure` (4xx, a dropped connection: try again later) or `PermanentFailure`
-(5xx: this recipient will not take it).
+`send(message, done)` hands a message over; `done` is called exactly once, with None
+when the relay answered 250 (or the outbox took it), or with `TemporaryFailure` (4xx,
+a dropped connection: try again later) or `PermanentFailure` (5xx: this recipient will
+not take it). It may be called during a later `send`, and is called by `flush()` at
+the latest: a caller records outcomes only after a flush.
 """
 
 import re
@@ -52,13 +55,37 @@ class PermanentFailure(Exception):
     """The relay refused this recipient or message for good (5xx)."""
 
 
+SendFailure = TemporaryFailure | PermanentFailure
+# Told the outcome of one message: None when it was taken, else why not.
+Done = Callable[[SendFailure | None], None]
+
+
 class Messenger(Protocol):
-    def send(self, message: OutgoingMessage) -> None: ...
+    def send(self, message: OutgoingMessage, done: Done) -> None: ...
 
     def flush(self) -> None:
-        """Make what was sent so far durable (before it is recorded as sent)."""
+        """Finish what was handed over (every `done` has been called when it returns)
+        and make it durable, before it is recorded as sent."""
 
     def close(self) -> None: ...
+
+
+def send_now(messenger: Messenger, message: OutgoingMessage) -> None:
+    """Send one message and wait for its outcome; raise the failure, if any."""
+    outcome: list[SendFailure | None] = []
+    messenger.send(message, outcome.append)
+    messenger.flush()
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
+@dataclass
+class _Awaiting:
+    """A message whose DATA the relay accepted (354): its content goes out with the next
+    message's envelope, or at the flush, and then its 250 is read."""
+
+    content: bytes  # dot-stuffed, ending with the final "."
+    done: Done
 
 
 class SmtpMessenger:
@@ -72,27 +99,95 @@ class SmtpMessenger:
         self._timeout = settings.smtp_timeout_seconds
         self._connection: smtplib.SMTP | None = None
         self._last_used = 0.0
+        self._awaiting: _Awaiting | None = None
 
-    def send(self, message: OutgoingMessage) -> None:
+    def send(self, message: OutgoingMessage, done: Done) -> None:
+        if self._awaiting is None or self._connection is None:
+            try:
+                connection = self._open_connection()
+            except (OSError, smtplib.SMTPException) as error:
+                done(TemporaryFailure(describe_error(error), relay_down=True))
+                return
+            if not connection.has_extn("pipelining"):
+                done(self._send_plain(connection, message))
+                return
+        envelope = f"MAIL FROM:<{message.envelope_from}>\r\nRCPT TO:<{message.to}>\r\nDATA\r\n"
+        self._pipelined(envelope.encode(), message, done)
+
+    def flush(self) -> None:
+        """Send the content still held back and read its reply."""
+        if self._awaiting is not None:
+            self._pipelined(b"", None, None)
+
+    def _send_plain(self, connection: smtplib.SMTP, message: OutgoingMessage) -> SendFailure | None:
         try:
-            connection = self._open_connection()
-            if connection.has_extn("pipelining"):
-                _send_pipelined(connection, message.envelope_from, message.to, message.raw)
-            else:
-                connection.sendmail(message.envelope_from, [message.to], message.raw)
+            connection.sendmail(message.envelope_from, [message.to], message.raw)
             self._last_used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = next(iter(error.recipients.values()))
-            raise _classified(code, reply) from None
+            return _classified(code, reply)
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
-            self._reset_after(error.smtp_code)
-            raise _classified(error.smtp_code, error.smtp_error) from None
+            if error.smtp_code == 421:  # the server is closing the connection
+                self._drop()
+            return _classified(error.smtp_code, error.smtp_error)
         except smtplib.SMTPResponseException as error:
             self._drop()
-            raise _classified(error.smtp_code, error.smtp_error) from None
+            return _classified(error.smtp_code, error.smtp_error)
         except (OSError, smtplib.SMTPException) as error:  # dropped, refused, timed out
             self._drop()
-            raise TemporaryFailure(describe_error(error), relay_down=True) from None
+            return TemporaryFailure(describe_error(error), relay_down=True)
+        return None
+
+    def _pipelined(
+        self, envelope: bytes, message: OutgoingMessage | None, done: Done | None
+    ) -> None:
+        """One write (the held-back content, then `envelope`), then the replies: the
+        held-back message's 250, then MAIL, RCPT and DATA for `message`.
+
+        The addresses were validated when they were stored (and the bounce address is
+        ours), so they go out as they are, without smtplib's slow address parser."""
+        connection = self._connection
+        awaiting, self._awaiting = self._awaiting, None
+        assert connection is not None
+        try:
+            connection.send((awaiting.content if awaiting else b"") + envelope)
+            if awaiting is not None:
+                code, reply = connection.getreply()
+                awaiting.done(None if code == 250 else _classified(code, reply))
+                awaiting = None  # told
+                if code == 421:  # the relay is closing the connection: nothing more comes
+                    raise smtplib.SMTPServerDisconnected(f"{code} {reply!r}")
+            if message is None or done is None:
+                self._last_used = time.monotonic()
+                return
+            mail_reply = connection.getreply()
+            rcpt_reply = connection.getreply()
+            data_reply = connection.getreply()
+        except (OSError, smtplib.SMTPException) as error:  # dropped, refused, timed out
+            self._drop()
+            failure = TemporaryFailure(describe_error(error), relay_down=True)
+            if awaiting is not None:
+                awaiting.done(failure)
+            if done is not None:
+                done(failure)
+            return
+        self._last_used = time.monotonic()
+        refused = _envelope_refusal(mail_reply, rcpt_reply, data_reply)
+        if refused is None:
+            self._awaiting = _Awaiting(_data_content(message.raw), done)
+            return
+        with suppress(OSError, smtplib.SMTPException):
+            if data_reply[0] == 354:
+                # A relay that accepted DATA after refusing the envelope: end the empty
+                # message.
+                connection.send(b".\r\n")
+                connection.getreply()
+            # RSET after a refusal, as sendmail does; a relay that hung up is found by
+            # the next command.
+            connection.rset()
+        if refused[0] == 421:
+            self._drop()
+        done(_classified(*refused))
 
     def _open_connection(self) -> smtplib.SMTP:
         if self._connection is not None and (
@@ -114,14 +209,6 @@ class SmtpMessenger:
         except (OSError, smtplib.SMTPException) as error:
             raise TemporaryFailure(describe_error(error), relay_down=True) from None
 
-    def flush(self) -> None:
-        """Nothing to do: each message was accepted with a 250 already."""
-
-    def _reset_after(self, code: int) -> None:
-        # 421 means the server is closing the connection; otherwise it stays usable.
-        if code == 421:
-            self._drop()
-
     def _drop(self) -> None:
         if self._connection is not None:
             try:
@@ -131,62 +218,42 @@ class SmtpMessenger:
 
     def close(self) -> None:
         if self._connection is not None:
-            try:
+            with suppress(OSError, smtplib.SMTPException):
+                self.flush()
                 self._connection.quit()
-            except (OSError, smtplib.SMTPException):
-                pass
-            finally:
-                self._connection = None
+            self._connection = None
 
 
 _LINE_STARTING_WITH_A_DOT = re.compile(rb"(?m)^\.")
 
 
-def _send_pipelined(connection: smtplib.SMTP, sender: str, recipient: str, raw: bytes) -> None:
-    """One message over a connection whose relay offers PIPELINING (RFC 2920): the
-    envelope and DATA in one write, then the content; raise as `sendmail` would.
-
-    The addresses were validated when they were stored (and the bounce address is ours),
-    so they go out as they are, without smtplib's slow address parser."""
-    connection.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
-    mail_reply = connection.getreply()
-    rcpt_reply = connection.getreply()
-    data_reply = connection.getreply()
-    if data_reply[0] == 354 and (mail_reply[0] != 250 or rcpt_reply[0] not in (250, 251)):
-        # A relay that accepted DATA after refusing the envelope: end the empty message.
-        connection.send(b".\r\n")
-        connection.getreply()
-    if mail_reply[0] != 250:
-        _reset(connection)
-        raise smtplib.SMTPSenderRefused(mail_reply[0], mail_reply[1], sender)
-    if rcpt_reply[0] not in (250, 251):
-        _reset(connection)
-        raise smtplib.SMTPRecipientsRefused({recipient: rcpt_reply})
-    if data_reply[0] != 354:
-        _reset(connection)
-        raise smtplib.SMTPDataError(*data_reply)
-    # Dot-stuffing (RFC 5321 4.5.2). Base64 bodies never need it, and looking costs a
-    # sixth of what the substitution does on a whole message.
+def _data_content(raw: bytes) -> bytes:
+    """The message as DATA sends it: dot-stuffed (RFC 5321 4.5.2), ending in CRLF, then
+    the final dot. Base64 bodies never need stuffing, and looking costs a sixth of what
+    the substitution does on a whole message."""
     content = (
         _LINE_STARTING_WITH_A_DOT.sub(b"..", raw) if raw.startswith(b".") or b"\n." in raw else raw
     )
     if not content.endswith(b"\r\n"):
         content += b"\r\n"
-    connection.send(content + b".\r\n")
-    code, reply = connection.getreply()
-    if code != 250:
-        _reset(connection)
-        raise smtplib.SMTPDataError(code, reply)
+    return content + b".\r\n"
 
 
-def _reset(connection: smtplib.SMTP) -> None:
-    """RSET after a refusal, as sendmail does; a relay that hung up is found by the
-    next command."""
-    with suppress(OSError, smtplib.SMTPException):
-        connection.rset()
+Reply = tuple[int, bytes]
 
 
-def _classified(code: int, reply: bytes | str) -> Exception:
+def _envelope_refusal(mail: Reply, rcpt: Reply, data: Reply) -> Reply | None:
+    """The first refusal among the replies to MAIL, RCPT and DATA; None for 250, 250, 354."""
+    if mail[0] != 250:
+        return mail
+    if rcpt[0] not in (250, 251):
+        return rcpt
+    if data[0] != 354:
+        return data
+    return None
+
+
+def _classified(code: int, reply: bytes | str) -> SendFailure:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     description = f"{code} {text}"[:500]
     if 500 <= code < 600:
@@ -202,8 +269,10 @@ class OutboxMessenger:
         self._session_scope = session_scope
         self._pending: list[OutgoingMessage] = []
 
-    def send(self, message: OutgoingMessage) -> None:
+    def send(self, message: OutgoingMessage, done: Done) -> None:
+        # Taken now; durable at the flush, which comes before anything is recorded.
         self._pending.append(message)
+        done(None)
 
     def flush(self) -> None:
         if not self._pending:

@@ -41,12 +41,13 @@ from app.delivery import store
 from app.delivery.dkim import DkimSigner
 from app.delivery.links import delivery_links
 from app.delivery.messenger import (
+    Done,
     Messenger,
     OutboxMessenger,
     OutgoingMessage,
     PermanentFailure,
+    SendFailure,
     SmtpMessenger,
-    TemporaryFailure,
 )
 from app.delivery.mime import AlertEnvelope, build_alert
 from app.delivery.models import DeliveryState
@@ -127,9 +128,8 @@ def send_campaign_batch(
     signer = DkimSigner.from_settings(settings)
     limiter = rate_limiter_for(settings)
     domain = store.mail_domain()
-    pending: list[store.Outcome] = []
-    permanent_contacts: list[int] = []
-    relay_down_in_a_row = 0
+    outcomes = _Outcomes(clock, settings.send_max_attempts)
+    handled_since_checkpoint = 0
     last_renewal = time.monotonic()  # the claim set the lease
     lease_margin = settings.send_lease_seconds / 3
     try:
@@ -137,23 +137,20 @@ def send_campaign_batch(
             recipient = recipients.get(claim.contact_id or 0)
             reason = "contact deleted" if recipient is None else excluded.get(claim.contact_id or 0)
             if reason is not None:
-                pending.append(store.Outcome(claim.id, DeliveryState.suppressed, reason))
+                outcomes.add(store.Outcome(claim.id, DeliveryState.suppressed, reason))
             else:
                 assert recipient is not None
                 wait_for_turn(limiter)
-                outcome = _send_one(
-                    claim, recipient, variants, messenger, signer, settings, domain, clock
-                )
-                pending.append(outcome)
-                if outcome.state is DeliveryState.failed and claim.contact_id:
-                    permanent_contacts.append(claim.contact_id)
-                relay_down_in_a_row = relay_down_in_a_row + 1 if outcome.refund_attempt else 0
-            relay_down = relay_down_in_a_row >= RELAY_DOWN_THRESHOLD
+                _send_one(claim, recipient, variants, messenger, signer, settings, domain, outcomes)
+            handled_since_checkpoint += 1
+            relay_down = outcomes.relay_down_in_a_row >= RELAY_DOWN_THRESHOLD
             if relay_down:
                 with session_scope() as session:
                     campaign = session.get_one(Campaign, campaign_id)
                     if lifecycle.pause_for_relay(
-                        session, campaign, f"The mail relay is not answering: {outcome.error}"
+                        session,
+                        campaign,
+                        f"The mail relay is not answering: {outcomes.last_relay_error}",
                     ):
                         report.paused_for_relay = True
             # A slow relay must not let the lease run out mid-batch (the scan would hand
@@ -164,24 +161,25 @@ def send_campaign_batch(
             if (
                 relay_down
                 or lease_running_out
-                or len(pending) >= CHECKPOINT
+                or handled_since_checkpoint >= CHECKPOINT
                 or position == len(claims) - 1
             ):
                 remaining = [c.id for c in claims[position + 1 :]]
                 if lease_running_out:
                     last_renewal = time.monotonic()
+                messenger.flush()  # every outcome is known after it
+                recorded = outcomes.take()
                 still_sending = _checkpoint(
                     campaign_id,
-                    pending,
-                    permanent_contacts,
+                    recorded,
+                    outcomes.take_refused_contacts(),
                     remaining if lease_running_out else [],
-                    messenger,
                     worker,
                     settings,
                     clock,
                 )
-                report.outcomes.extend(pending)
-                pending, permanent_contacts = [], []
+                report.outcomes.extend(recorded)
+                handled_since_checkpoint = 0
                 if not still_sending and remaining:
                     with session_scope() as session:
                         store.release(session, remaining, worker=worker)
@@ -205,6 +203,72 @@ def send_campaign_batch(
     return report
 
 
+class _Outcomes:
+    """What became of each message since the last checkpoint, as the messenger tells
+    it (a relay's 250 may come while the next message is under way)."""
+
+    def __init__(self, clock: Callable[[], datetime], max_attempts: int) -> None:
+        self.clock = clock
+        self._max_attempts = max_attempts
+        self._pending: list[store.Outcome] = []
+        # The contacts the relay refused for good: hard bounces.
+        self.refused_contacts: list[int] = []
+        self.relay_down_in_a_row = 0
+        self.last_relay_error = ""
+
+    def add(self, outcome: store.Outcome) -> None:
+        self._pending.append(outcome)
+
+    def take(self) -> list[store.Outcome]:
+        taken, self._pending = self._pending, []
+        return taken
+
+    def take_refused_contacts(self) -> list[int]:
+        taken, self.refused_contacts = self.refused_contacts, []
+        return taken
+
+    def teller(self, claim: store.ClaimedDelivery) -> Done:
+        """The `done` for one message: its outcome from the relay's answer."""
+
+        def done(failure: SendFailure | None) -> None:
+            now = self.clock()
+            if failure is None:
+                self.relay_down_in_a_row = 0
+                self.add(store.Outcome(claim.id, DeliveryState.sent, at=now))
+            elif isinstance(failure, PermanentFailure):
+                self.relay_down_in_a_row = 0
+                self.add(store.Outcome(claim.id, DeliveryState.failed, str(failure)))
+                if claim.contact_id:
+                    self.refused_contacts.append(claim.contact_id)
+            elif failure.relay_down:
+                self.relay_down_in_a_row += 1
+                self.last_relay_error = str(failure)
+                self.add(
+                    store.Outcome(
+                        claim.id,
+                        DeliveryState.queued,
+                        str(failure),
+                        retry_at=now + RELAY_RETRY,
+                        refund_attempt=True,
+                    )
+                )
+            elif claim.attempts >= self._max_attempts:
+                self.relay_down_in_a_row = 0
+                self.add(store.Outcome(claim.id, DeliveryState.failed, f"gave up: {failure}"))
+            else:
+                self.relay_down_in_a_row = 0
+                self.add(
+                    store.Outcome(
+                        claim.id,
+                        DeliveryState.queued,
+                        str(failure),
+                        retry_at=now + backoff(claim.attempts),
+                    )
+                )
+
+        return done
+
+
 def _send_one(
     claim: store.ClaimedDelivery,
     recipient: _Recipient,
@@ -213,12 +277,13 @@ def _send_one(
     signer: DkimSigner | None,
     settings: Settings,
     domain: str,
-    clock: Callable[[], datetime],
-) -> store.Outcome:
+    outcomes: _Outcomes,
+) -> None:
     variant = variants.get(claim.language)
     if variant is None:  # the variant was removed after launch: nothing to send
-        return store.Outcome(claim.id, DeliveryState.failed, "no variant in that language")
-    links = delivery_links(claim.token)
+        outcomes.add(store.Outcome(claim.id, DeliveryState.failed, "no variant in that language"))
+        return
+    links = delivery_links(claim.token, tracking=variant.tracks)
     try:
         rendered = variant.render(
             recipient_context(
@@ -238,7 +303,7 @@ def _send_one(
                 to_address=claim.email,
                 subject=rendered.subject,
                 message_id=claim.message_id,
-                date=clock(),
+                date=outcomes.clock(),
                 list_id=f"Coalition for the ICC action alerts <alerts.{domain}>",
                 unsubscribe_url=links.unsubscribe,
                 unsubscribe_mailto=f"mailto:unsubscribe+{claim.token}@{domain}",
@@ -247,37 +312,21 @@ def _send_one(
             html=rendered.html,
         )
     except (TemplateProblem, ValueError) as problem:  # this recipient's data, not the relay
-        return store.Outcome(claim.id, DeliveryState.failed, f"not built: {problem}")
+        outcomes.add(store.Outcome(claim.id, DeliveryState.failed, f"not built: {problem}"))
+        return
     if signer is not None:
         raw = signer.sign(raw)
-    try:
-        messenger.send(
-            OutgoingMessage(
-                envelope_from=f"bounces+{claim.token}@{domain}",
-                to=claim.email,
-                raw=raw,
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
-            )
-        )
-    except PermanentFailure as error:
-        return store.Outcome(claim.id, DeliveryState.failed, str(error))
-    except TemporaryFailure as error:
-        if error.relay_down:
-            return store.Outcome(
-                claim.id,
-                DeliveryState.queued,
-                str(error),
-                retry_at=clock() + RELAY_RETRY,
-                refund_attempt=True,
-            )
-        if claim.attempts >= settings.send_max_attempts:
-            return store.Outcome(claim.id, DeliveryState.failed, f"gave up: {error}")
-        return store.Outcome(
-            claim.id, DeliveryState.queued, str(error), retry_at=clock() + backoff(claim.attempts)
-        )
-    return store.Outcome(claim.id, DeliveryState.sent, at=clock())
+    messenger.send(
+        OutgoingMessage(
+            envelope_from=f"bounces+{claim.token}@{domain}",
+            to=claim.email,
+            raw=raw,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+        ),
+        outcomes.teller(claim),
+    )
 
 
 def backoff(attempts: int) -> timedelta:
@@ -290,14 +339,12 @@ def _checkpoint(
     outcomes: list[store.Outcome],
     permanent_contacts: list[int],
     renew_ids: list[int],
-    messenger: Messenger,
     worker: str,
     settings: Settings,
     clock: Callable[[], datetime],
 ) -> bool:
-    """Make the sends durable, record them, renew the lease on `renew_ids`; return
-    whether the campaign is still sending."""
-    messenger.flush()
+    """Record the outcomes (the messenger was flushed: they are durable), renew the
+    lease on `renew_ids`; return whether the campaign is still sending."""
     with session_scope() as session:
         store.record_results(
             session,

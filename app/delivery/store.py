@@ -20,6 +20,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    DateTime,
+    Integer,
     String,
     Table,
     and_,
@@ -239,30 +243,9 @@ def record_results(
     now = now or utcnow()
     owned = and_(col(Delivery.lease_owner) == worker, col(Delivery.state) == DeliveryState.sending)
     written = 0
-    sent = [
-        {"sent_id": o.delivery_id, "sent_at": o.at or now}
-        for o in outcomes
-        if o.state is DeliveryState.sent
-    ]
+    sent = [(o.delivery_id, o.at or now) for o in outcomes if o.state is DeliveryState.sent]
     if sent:
-        # One statement run for every row (psycopg pipelines them), so that each row
-        # keeps the moment of its own 250: the progress rate and "first message out"
-        # are measured from it.
-        # Core, for an executemany (the ORM would make it a bulk update by primary key).
-        deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
-        sent_result = session.connection().execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("sent_id"), owned)
-            .values(
-                state=DeliveryState.sent,
-                sent_at=bindparam("sent_at"),
-                last_error=None,
-                lease_owner=None,
-                lease_expires_at=None,
-            ),
-            sent,
-        )
-        written += int(sent_result.rowcount or 0)
+        written += _record_sent(session, sent, owned)
     for outcome in outcomes:
         if outcome.state is DeliveryState.sent:
             continue
@@ -288,6 +271,52 @@ def record_results(
             .execution_options(synchronize_session=False)
         )
     return written
+
+
+_SENT_VALUES = {
+    "state": DeliveryState.sent,
+    "last_error": None,
+    "lease_owner": None,
+    "lease_expires_at": None,
+}
+
+
+def _record_sent(
+    session: Session, sent: list[tuple[int, datetime]], owned: ColumnElement[bool]
+) -> int:
+    """Mark rows sent, each with the moment of its own 250 (the progress rate and "first
+    message out" are measured from it).
+
+    On PostgreSQL one statement joins the rows to two arrays (`unnest`), a third of the
+    client work of one UPDATE per row, whose statement SQLAlchemy compiles once. SQLite
+    (the embedded default) runs the per-row statement as an executemany."""
+    ids = [delivery_id for delivery_id, _ in sent]
+    times = [at for _, at in sent]
+    if session.get_bind().dialect.name == "postgresql":
+        rows = (
+            func.unnest(
+                cast(bindparam("sent_ids", ids), ARRAY(Integer)),
+                cast(bindparam("sent_times", times), ARRAY(DateTime(timezone=True))),
+            )
+            .table_valued("sent_id", "sent_at")
+            .render_derived(name="sent_rows")
+        )
+        result = session.execute(
+            update(Delivery)
+            .where(col(Delivery.id) == rows.c.sent_id, owned)
+            .values(sent_at=rows.c.sent_at, **_SENT_VALUES)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        # Core, for an executemany (the ORM would make it a bulk update by primary key).
+        deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
+        result = session.connection().execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("sent_id"), owned)
+            .values(sent_at=bindparam("sent_at"), **_SENT_VALUES),
+            [{"sent_id": i, "sent_at": at} for i, at in sent],
+        )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def release(session: Session, delivery_ids: list[int], *, worker: str) -> None:

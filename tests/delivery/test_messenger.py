@@ -1,5 +1,6 @@
 """The SMTP messenger on its own: pipelined and plain conversations, refusals that leave
-the connection usable, and a connection that went stale between batches."""
+the connection usable, outcomes told for every message, and a connection that went
+stale between batches."""
 
 from collections.abc import Iterator
 
@@ -9,8 +10,10 @@ from app.core.settings import Settings
 from app.delivery.messenger import (
     OutgoingMessage,
     PermanentFailure,
+    SendFailure,
     SmtpMessenger,
     TemporaryFailure,
+    send_now,
 )
 from tests.delivery.smtp_sink import SmtpSink, running_smtp_sink
 
@@ -41,13 +44,13 @@ def messenger_for(sink: SmtpSink) -> SmtpMessenger:
 
 def test_refusals_are_classified_and_the_connection_goes_on(sink: SmtpSink) -> None:
     messenger = messenger_for(sink)
-    messenger.send(message("a@example.org"))  # recipient 1
+    send_now(messenger, message("a@example.org"))  # recipient 1
     with pytest.raises(PermanentFailure, match=r"^550"):
-        messenger.send(message("gone@example.org"))  # 2
+        send_now(messenger, message("gone@example.org"))  # 2
     with pytest.raises(TemporaryFailure, match=r"^451") as deferred:
-        messenger.send(message("b@example.org"))  # 3: deferred
+        send_now(messenger, message("b@example.org"))  # 3: deferred
     assert not deferred.value.relay_down  # this recipient, not the relay
-    messenger.send(message("c@example.org"))  # 4
+    send_now(messenger, message("c@example.org"))  # 4
     messenger.close()
     # Nothing was taken for a refused recipient; the others arrived whole, in order.
     assert [m.rcpt_to for m in sink.messages] == [["a@example.org"], ["c@example.org"]]
@@ -58,7 +61,7 @@ def test_refusals_are_classified_and_the_connection_goes_on(sink: SmtpSink) -> N
 def test_lines_starting_with_a_dot_arrive_unchanged(sink: SmtpSink) -> None:
     messenger = messenger_for(sink)
     body = b".hidden\r\n..two\r\nlast line without an end"
-    messenger.send(message("a@example.org", body))
+    send_now(messenger, message("a@example.org", body))
     messenger.close()
     assert sink.messages[0].data.endswith(b"\r\n\r\n" + body + b"\r\n")
 
@@ -69,11 +72,60 @@ def test_a_connection_gone_stale_between_batches_is_reopened_not_failed(
     monkeypatch.setattr(SmtpMessenger, "IDLE_CHECK_SECONDS", 0.0)
     with running_smtp_sink() as first:
         messenger = messenger_for(first)
-        messenger.send(message("a@example.org"))
+        send_now(messenger, message("a@example.org"))
         port = first.port
     # The relay restarted (it cut the connection): the next batch's first message still
     # goes out, on a new connection, instead of counting as a relay failure.
     with running_smtp_sink(port=port) as second:
-        messenger.send(message("b@example.org"))
+        send_now(messenger, message("b@example.org"))
         messenger.close()
         assert [m.rcpt_to for m in second.messages] == [["b@example.org"]]
+
+
+def test_every_message_is_told_its_own_outcome_in_a_stream(sink: SmtpSink) -> None:
+    """Sent back to back (on a pipelining relay, a message's 250 is read while the next
+    one goes out), each message hears its own answer exactly once, by the flush."""
+    messenger = messenger_for(sink)
+    told: dict[str, list[SendFailure | None]] = {}
+    recipients = [f"r{n}@example.org" for n in range(1, 8)] + ["gone@example.org"]
+    for recipient in recipients:
+        messenger.send(message(recipient), told.setdefault(recipient, []).append)
+    messenger.flush()
+    assert all(len(outcomes) == 1 for outcomes in told.values()), told
+    refused = {r for r, (outcome,) in told.items() if isinstance(outcome, PermanentFailure)}
+    deferred = {r for r, (outcome,) in told.items() if isinstance(outcome, TemporaryFailure)}
+    taken = {r for r, (outcome,) in told.items() if outcome is None}
+    assert refused == {"gone@example.org"}
+    assert deferred == {"r3@example.org", "r6@example.org"}  # every third recipient
+    assert taken == {m.rcpt_to[0] for m in sink.messages}
+    assert len(sink.messages) == len(taken) == 5
+    messenger.close()
+
+
+def test_a_relay_gone_mid_stream_fails_the_held_message_for_a_retry() -> None:
+    """A message whose content was held back when the relay went away is not counted as
+    sent: it is told the relay is down (tried again later, same Message-ID)."""
+    with running_smtp_sink() as sink:
+        messenger = messenger_for(sink)
+        told: list[SendFailure | None] = []
+        messenger.send(message("a@example.org"), told.append)
+        assert told == []  # its content waits for the next message or the flush
+    messenger.send(message("b@example.org"), told.append)
+    messenger.flush()
+    assert len(told) == 2
+    assert all(isinstance(t, TemporaryFailure) and t.relay_down for t in told), told
+
+
+def test_a_closing_relay_fails_what_follows_without_losing_what_it_took() -> None:
+    with running_smtp_sink(close_every=2) as sink:
+        messenger = messenger_for(sink)
+        told: dict[str, list[SendFailure | None]] = {}
+        for recipient in ("a@example.org", "b@example.org", "c@example.org"):
+            messenger.send(message(recipient), told.setdefault(recipient, []).append)
+        messenger.flush()
+        messenger.close()
+    assert told["a@example.org"] == [None]
+    assert [m.rcpt_to for m in sink.messages][0] == ["a@example.org"]
+    (b_outcome,) = told["b@example.org"]
+    assert isinstance(b_outcome, TemporaryFailure) and b_outcome.relay_down
+    assert len(told["c@example.org"]) == 1

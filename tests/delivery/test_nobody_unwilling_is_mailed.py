@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from app.accounts.principal import Role
 from app.campaigns.topics import Topic
-from app.delivery.messenger import OutgoingMessage
+from app.delivery.messenger import Done, OutgoingMessage
 from app.delivery.models import Delivery, DeliveryState
 from app.delivery.sender import send_campaign_batch
 from app.main import create_app
@@ -59,8 +59,9 @@ class Relay:
 
     received: list[str] = field(default_factory=list)
 
-    def send(self, message: OutgoingMessage) -> None:
+    def send(self, message: OutgoingMessage, done: Done) -> None:
         self.received.append(message.to)
+        done(None)
 
     def flush(self) -> None:
         pass

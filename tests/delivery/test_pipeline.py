@@ -19,7 +19,7 @@ from app.core.db import session_scope
 from app.core.settings import get_settings
 from app.core.types import utcnow
 from app.delivery import store
-from app.delivery.messenger import OutgoingMessage, TemporaryFailure
+from app.delivery.messenger import Done, OutgoingMessage, TemporaryFailure
 from app.delivery.models import Delivery, DeliveryState, OutboxMessage, SuppressionReason
 from app.delivery.scan import run_scan
 from app.delivery.sender import send_campaign_batch
@@ -173,9 +173,9 @@ class FlakyRelay:
     def __init__(self) -> None:
         self.tries = 0
 
-    def send(self, message: OutgoingMessage) -> None:
+    def send(self, message: OutgoingMessage, done: Done) -> None:
         self.tries += 1
-        raise TemporaryFailure("451 4.3.0 try again later")
+        done(TemporaryFailure("451 4.3.0 try again later"))
 
     def flush(self) -> None:
         pass
@@ -187,8 +187,9 @@ class FlakyRelay:
 class AcceptingRelay(FlakyRelay):
     """Answers 250 to everyone."""
 
-    def send(self, message: OutgoingMessage) -> None:
+    def send(self, message: OutgoingMessage, done: Done) -> None:
         self.tries += 1
+        done(None)
 
 
 def test_each_delivery_keeps_the_moment_of_its_own_250(
@@ -243,11 +244,11 @@ class SlowRelay(AcceptingRelay):
         self.seconds = seconds
         self.expired = 0
 
-    def send(self, message: OutgoingMessage) -> None:
+    def send(self, message: OutgoingMessage, done: Done) -> None:
         time.sleep(self.seconds)
         with session_scope() as unit:
             self.expired += store.expire_leases(unit, utcnow())
-        super().send(message)
+        super().send(message, done)
 
 
 def test_a_slow_batch_renews_its_lease_so_nobody_takes_its_rows(
@@ -317,8 +318,9 @@ def test_pausing_stops_a_worker_at_its_next_checkpoint(
     sent: list[str] = []
 
     class PausingRelay(FlakyRelay):
-        def send(self, message: OutgoingMessage) -> None:
+        def send(self, message: OutgoingMessage, done: Done) -> None:
             sent.append(message.to)
+            done(None)
             if len(sent) == 2:
                 client.post(f"/api/campaigns/{campaign_id}/pause")
 
