@@ -24,12 +24,13 @@ export UV_PYTHON_DOWNLOADS := never
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint setup clean bench
+.PHONY: help run test lint setup clean bench fuzz
 
 help:
 	@echo "make run    set up, migrate, load countries, seed demo data if empty, serve with a worker"
 	@echo "make test   run the whole test suite (PYTEST_ARGS=... passes options to pytest)"
 	@echo "make lint   ruff check, ruff format --check, mypy"
+	@echo "make fuzz   a long, randomised Schemathesis run against the API (FUZZ_MAX_EXAMPLES=200)"
 	@echo "make bench  send throughput against Postfix's smtp-source (needs PostgreSQL, Redis, postfix)"
 	@echo "make setup  create $(VENV) and install the locked dependencies"
 	@echo "make clean  remove $(VENV) and caches (keeps the database in var/)"
@@ -69,6 +70,12 @@ run: setup
 
 test: setup
 	"$(BIN)/pytest" -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# API fuzzing: the CI run of tests/security/test_api_fuzz.py is small and derandomised;
+# this one generates many more requests per operation, anew each time.
+FUZZ_MAX_EXAMPLES ?= 200
+fuzz: setup
+	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) "$(BIN)/pytest" -n 0 tests/security/test_api_fuzz.py $(PYTEST_ARGS)
 
 # Benchmarks print figures; they are not tests (see bench/).
 bench: setup

@@ -11,7 +11,7 @@ from app.accounts.auth import Public
 from app.accounts.magic_router import router as magic_link_router
 from app.accounts.router import router as accounts_router
 from app.campaigns.router import router as campaigns_router
-from app.core.api_docs import install_api_docs
+from app.core.api_docs import document_error_responses, install_api_docs
 from app.core.audit_router import router as audit_router
 from app.core.db import session_scope
 from app.core.errors import NotAuthenticated
@@ -74,6 +74,7 @@ def create_app() -> FastAPI:
     app.include_router(report_pages_router)
     app.include_router(region_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    document_error_responses(app)
 
     @app.exception_handler(NotAuthenticated)
     async def sign_in_first(request: Request, error: NotAuthenticated) -> Response:
@@ -88,6 +89,22 @@ def create_app() -> FastAPI:
         # People who mistype a page address get a page; API clients keep JSON.
         if error.status_code == 404 and not request.url.path.startswith(("/api/", "/static/")):
             return not_found_page(request, "There is no page at this address.")
+        if error.status_code == 400 and request.url.path.startswith("/api/"):
+            # FastAPI's "There was an error parsing the body" (e.g. bytes that are not
+            # UTF-8), in the shape of every other API error and naming the body.
+            return JSONResponse(
+                status_code=400,
+                content={
+                    "detail": [
+                        {
+                            "loc": ["body"],
+                            "msg": "The body could not be read: send UTF-8 JSON, "
+                            "or form data where the route takes a form",
+                            "type": "BodyNotReadable",
+                        }
+                    ]
+                },
+            )
         return await http_exception_handler(request, error)
 
     @app.get("/healthz", tags=["health"], dependencies=[Public])

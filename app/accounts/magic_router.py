@@ -8,7 +8,7 @@ from app.accounts.auth import Public
 from app.accounts.models import CredentialKind
 from app.accounts.schemas import TokenResponse
 from app.core import throttle
-from app.core.http import SessionDep
+from app.core.http import SessionDep, error_responses
 
 router = APIRouter(prefix="/api/auth", tags=["accounts"])
 
@@ -42,6 +42,7 @@ class SignInLinkRedemption(BaseModel):
     status_code=202,
     response_model=SignInLinkRequested,
     dependencies=[Public],
+    responses=error_responses(429),
 )
 def request_sign_in_link(
     request: Request, session: SessionDep, data: SignInLinkRequest
@@ -54,7 +55,12 @@ def request_sign_in_link(
     return SignInLinkRequested()
 
 
-@router.post("/magic-link/redeem", response_model=TokenResponse, dependencies=[Public])
+@router.post(
+    "/magic-link/redeem",
+    response_model=TokenResponse,
+    dependencies=[Public],
+    responses=error_responses(404),
+)
 def redeem_sign_in_link(session: SessionDep, data: SignInLinkRedemption) -> TokenResponse:
     """Exchanges the secret of a sign-in link (the last part of its URL) for a bearer
     token. The link works once; unknown, used or expired links get 404."""

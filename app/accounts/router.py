@@ -9,12 +9,17 @@ from app.accounts.models import CredentialKind
 from app.accounts.schemas import PasswordChange, TokenResponse, UserCreate, UserRead, UserUpdate
 from app.core import throttle
 from app.core.errors import NotAuthenticated, ValidationFailed
-from app.core.http import ResourceId, SessionDep
+from app.core.http import ResourceId, SessionDep, error_responses
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
 
-@router.post("/auth/token", response_model=TokenResponse, dependencies=[Public])
+@router.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    dependencies=[Public],
+    responses=error_responses(401, 429),
+)
 def sign_in_for_token(
     request: Request, session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> TokenResponse:
@@ -47,7 +52,7 @@ def sign_out(
     return response
 
 
-@router.post("/auth/password", status_code=204)
+@router.post("/auth/password", status_code=204, responses=error_responses(429))
 def change_password(
     request: Request,
     session: SessionDep,

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StringConstraints
 
 from app.accounts.principal import Role
 from app.accounts.security import MIN_PASSWORD_LENGTH
@@ -24,7 +24,8 @@ class UserCreate(BaseModel):
     email: EmailStr
     full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
     role: Role
-    is_admin: bool = False
+    # StrictBool: JSON true or false, not 0 or "yes" (the API documents a boolean).
+    is_admin: StrictBool = False
     regions: list[RegionSlug] = Field(default_factory=list)
     organization_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
     contact_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
@@ -37,8 +38,8 @@ class UserUpdate(BaseModel):
     full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
         None
     )
-    is_admin: bool | None = None
-    is_active: bool | None = None
+    is_admin: StrictBool | None = None
+    is_active: StrictBool | None = None
     regions: list[RegionSlug] | None = None
 
 

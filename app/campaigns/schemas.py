@@ -5,11 +5,11 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
 )
@@ -17,6 +17,7 @@ from pydantic import (
 from app.campaigns.audience import AudienceFilter
 from app.campaigns.models import ActionType, Campaign, CampaignStatus
 from app.campaigns.topics import Topic
+from app.core.http import IsoDateTime
 from app.members.schemas import LanguageCode, Name, unique_values
 
 
@@ -45,8 +46,9 @@ class VariantIn(BaseModel):
 class Tracking(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    clicks: bool = Field(default=True, description="Send links through the click counter")
-    opens: bool = Field(default=False, description="Add a tracking image (off by default)")
+    # StrictBool: JSON true or false, not 0 or "yes" (the API documents a boolean).
+    clicks: StrictBool = Field(default=True, description="Send links through the click counter")
+    opens: StrictBool = Field(default=False, description="Add a tracking image (off by default)")
 
 
 class CampaignFields(BaseModel):
@@ -203,7 +205,7 @@ class LaunchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    send_at: AwareDatetime | None = Field(
+    send_at: IsoDateTime | None = Field(
         default=None,
         description="ISO 8601 with a time zone, e.g. 2026-12-07T09:00:00+01:00",
     )

@@ -10,6 +10,7 @@ ReDoc is left out: it injects inline styles, which that policy refuses.
 import html
 import json
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from app.accounts.auth import Public
+from app.core.http import ERROR_MEANINGS, ErrorBody
 
 SWAGGER_UI_DIR = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_PATH = "/docs/assets"
@@ -75,3 +77,48 @@ def install_api_docs(app: FastAPI) -> None:
     @app.get("/docs/start.js", include_in_schema=False, dependencies=[Public])
     def api_docs_start_script() -> Response:
         return Response(script, media_type="text/javascript")
+
+
+def document_error_responses(app: FastAPI) -> None:
+    """Declare in the schema the errors every API operation may answer, from what it
+    takes: signed-in operations 401 and 403, ids in the path 404, a body 400 (unreadable),
+    changes 409 (the integrity-error handler answers it for any write). Routes declare
+    any others themselves (`responses=error_responses(...)`), and those stay as written."""
+    build_schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build_schema()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        body_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in body_schema.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components.setdefault("ErrorBody", body_schema)
+        for path, operations in schema.get("paths", {}).items():
+            if not path.startswith("/api/"):
+                continue
+            for method, operation in operations.items():
+                codes: list[int] = []
+                if "requestBody" in operation:
+                    codes.append(400)
+                if operation.get("security"):
+                    codes += [401, 403]
+                if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+                    codes.append(404)
+                if method in {"post", "put", "patch", "delete"}:
+                    codes.append(409)
+                responses = operation.setdefault("responses", {})
+                for code in codes:
+                    responses.setdefault(
+                        str(code),
+                        {
+                            "description": ERROR_MEANINGS[code],
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/ErrorBody"}
+                                }
+                            },
+                        },
+                    )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from app.accounts.auth import SecretariatUser
 from app.core.audit import AuditEntry, AuditEntryRead
 from app.core.errors import ValidationFailed
-from app.core.http import SessionDep
+from app.core.http import IsoDateTime, SessionDep
 
 router = APIRouter(prefix="/api", tags=["audit"])
 
@@ -43,10 +43,10 @@ class AuditQuery(BaseModel):
     target_type: str | None = Field(default=None, max_length=40, description='e.g. "contact"')
     target_id: str | None = Field(default=None, max_length=40)
     organization_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    since: AwareDatetime | None = Field(
+    since: IsoDateTime | None = Field(
         default=None, description="Entries at or after this time (with a time zone)"
     )
-    until: AwareDatetime | None = Field(
+    until: IsoDateTime | None = Field(
         default=None, description="Entries before this time (with a time zone)"
     )
     limit: int = Field(default=50, ge=1, le=500, description="Page size")

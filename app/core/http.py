@@ -1,11 +1,13 @@
 """HTTP glue shared by every router: error handlers, the session dependency types."""
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, BeforeValidator
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 
@@ -18,6 +20,46 @@ from app.core.throttle import TooManyRequests
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 # Ids in paths fit the database's integer column; larger numbers are a 422, not a 500.
 ResourceId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _not_a_timestamp(value: Any) -> Any:
+    # Pydantic reads a bare number as seconds since 1970 ("until=0.5" is 1970-01-01):
+    # the API documents ISO 8601 only, so a number is a mistake to report.
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("must be an ISO 8601 date-time with a time zone, e.g. 2026-12-07T09:00Z")
+    return value
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_not_a_timestamp)]
+
+
+class ErrorDetail(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers: the shape of FastAPI's own 422."""
+
+    detail: list[ErrorDetail]
+
+
+ERROR_MEANINGS = {
+    400: "The body could not be read (not UTF-8 JSON or form data)",
+    401: "Not signed in, or the token is invalid, expired or revoked",
+    403: "This role may not do this",
+    404: "No such record, or it is outside what the caller may see",
+    409: "Conflicts with the record's current state or with a concurrent change",
+    429: "Too many attempts; try again after Retry-After seconds",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route's OpenAPI entry: the errors it may answer, documented."""
+    return {code: {"model": ErrorBody, "description": ERROR_MEANINGS[code]} for code in codes}
 
 
 async def domain_error_response(_request: Request, error: DomainError) -> JSONResponse:

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from app.countries.models import (
     STATUS_FIELDS,
@@ -80,7 +80,8 @@ class CountryStatusUpdate(BaseModel):
     rome_statute_date: date | None = None
     withdrawal_notified_on: date | None = None
     withdrawal_effective_on: date | None = None
-    signature_withdrawn: bool | None = None
+    # StrictBool: JSON true or false, not 0 or "yes" (the API documents a boolean).
+    signature_withdrawn: StrictBool | None = None
     apic_status: ApicStatus | None = None
     apic_date: date | None = None
     kampala_status: KampalaStatus | None = None

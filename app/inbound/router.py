@@ -10,7 +10,7 @@ from app.accounts.auth import Allow, StaffUser, bearer_scheme, csrf_token_sent, 
 from app.accounts.principal import Role
 from app.accounts.security import same_token
 from app.core.errors import DomainError
-from app.core.http import SessionDep
+from app.core.http import SessionDep, error_responses
 from app.core.settings import get_settings
 from app.inbound import service
 from app.inbound.models import InboundSource
@@ -125,7 +125,8 @@ def receive_reply(
     return receipt
 
 
-@router.get("/replies", response_model=ReplyPage)
+# 404: the campaign_id filter names no campaign.
+@router.get("/replies", response_model=ReplyPage, responses=error_responses(404))
 def list_replies(
     session: SessionDep, principal: StaffUser, query: Annotated[ReplyListQuery, Query()]
 ) -> ReplyPage:

@@ -1,6 +1,7 @@
 """Request and response shapes for organisations, contacts and custom fields."""
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
 )
@@ -73,8 +75,10 @@ def _no_nul(value: str) -> str:
 
 
 def _single_line(value: str) -> str:
-    # Names end up in mail headers and CSV cells: no line breaks or control characters.
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    # Names end up in mail headers and CSV cells: no line breaks or control characters,
+    # including C1 controls (NEL, U+0085) and Unicode's line and paragraph separators,
+    # which mail readers and spreadsheets may also take as line breaks.
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
         raise ValueError("must be a single line without control characters")
     return value
 
@@ -345,7 +349,8 @@ class CustomFieldCreate(BaseModel):
             AfterValidator(_single_line),
         ]
     ] = Field(default_factory=list, max_length=200)
-    required: bool = False
+    # StrictBool: JSON true or false, not 0 or "yes" (the API documents a boolean).
+    required: StrictBool = False
 
 
 class CustomFieldRead(BaseModel):

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from app.accounts.auth import StaffUser
-from app.core.http import SessionDep
+from app.core.http import SessionDep, error_responses
 from app.reports import exports, service
 from app.reports.exports import CsvFile
 from app.reports.schemas import (
@@ -22,6 +22,8 @@ router = APIRouter(prefix="/api/reports", tags=["reports"])
 _CSV: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {}}, "description": "CSV with a byte-order mark"}
 }
+# The campaign_id in the query may name no campaign, or one outside the caller's regions.
+_NO_CAMPAIGN = error_responses(404)
 
 
 def _download(export: CsvFile) -> StreamingResponse:
@@ -32,7 +34,7 @@ def _download(export: CsvFile) -> StreamingResponse:
     )
 
 
-@router.get("/participation", response_model=ParticipationReport)
+@router.get("/participation", response_model=ParticipationReport, responses=_NO_CAMPAIGN)
 def participation(
     session: SessionDep, principal: StaffUser, query: Annotated[ParticipationQuery, Query()]
 ) -> ParticipationReport:
@@ -42,7 +44,7 @@ def participation(
     return service.participation(session, principal, query)
 
 
-@router.get("/participation.csv", response_class=StreamingResponse, responses=_CSV)
+@router.get("/participation.csv", response_class=StreamingResponse, responses=_CSV | _NO_CAMPAIGN)
 def participation_csv(
     session: SessionDep, principal: StaffUser, query: Annotated[ParticipationQuery, Query()]
 ) -> StreamingResponse:
@@ -50,7 +52,7 @@ def participation_csv(
     return _download(exports.participation_csv(service.participation(session, principal, query)))
 
 
-@router.get("/not-acted", response_model=NotActedPage)
+@router.get("/not-acted", response_model=NotActedPage, responses=_NO_CAMPAIGN)
 def not_acted(
     session: SessionDep, principal: StaffUser, query: Annotated[NotActedQuery, Query()]
 ) -> NotActedPage:
@@ -59,7 +61,7 @@ def not_acted(
     return service.not_acted(session, principal, query)
 
 
-@router.get("/not-acted.csv", response_class=StreamingResponse, responses=_CSV)
+@router.get("/not-acted.csv", response_class=StreamingResponse, responses=_CSV | _NO_CAMPAIGN)
 def not_acted_csv(
     session: SessionDep, principal: StaffUser, query: Annotated[CampaignReportQuery, Query()]
 ) -> StreamingResponse:
