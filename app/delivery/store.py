@@ -158,7 +158,6 @@ def claim_batch(
     status = session.scalar(select(col(Campaign.status)).where(col(Campaign.id) == campaign_id))
     if status != CampaignStatus.sending:
         return []
-    _give_up_on_repeated_crashes(session, campaign_id, get_settings().send_max_attempts)
     due = (
         select(col(Delivery.id))
         .where(
@@ -191,26 +190,6 @@ def claim_batch(
         .execution_options(synchronize_session=False)
     ).all()
     return sorted((ClaimedDelivery(*row) for row in claimed), key=lambda claim: claim.id)
-
-
-def _give_up_on_repeated_crashes(session: Session, campaign_id: int, max_attempts: int) -> None:
-    """A row claimed max_attempts times without an outcome (its worker died each time,
-    perhaps because of the row itself) fails instead of killing workers forever."""
-    session.execute(
-        update(Delivery)
-        .where(
-            col(Delivery.campaign_id) == campaign_id,
-            col(Delivery.state) == DeliveryState.queued,
-            # Only a lease that expired leaves a queued row at the limit: every other
-            # way back to the queue (a 4xx, the relay down, a release) stays below it.
-            col(Delivery.attempts) >= max_attempts,
-        )
-        .values(
-            state=DeliveryState.failed,
-            last_error=f"gave up: claimed {max_attempts} times and never finished",
-        )
-        .execution_options(synchronize_session=False)
-    )
 
 
 @dataclass(frozen=True)
@@ -343,17 +322,36 @@ def release(session: Session, delivery_ids: list[int], *, worker: str) -> None:
 def expire_leases(session: Session, now: datetime | None = None) -> int:
     """Return the rows of workers that stopped renewing (killed, hung) to the queue.
     Their messages may have left already: that is the bounded duplicate, with the same
-    Message-ID."""
-    result = session.execute(
+    Message-ID.
+
+    A row whose lease ran out at its last allowed attempt fails instead: claimed that
+    many times and never finished, its worker died each time, perhaps because of the
+    row itself, and it must not go on killing workers. (Only an expired lease leaves a
+    row at the limit: every other way back to the queue, a 4xx, the relay down or a
+    release, stays below it.)"""
+    expired = and_(
+        col(Delivery.state) == DeliveryState.sending,
+        col(Delivery.lease_expires_at) < (now or utcnow()),
+    )
+    max_attempts = get_settings().send_max_attempts
+    given_up = session.execute(
         update(Delivery)
-        .where(
-            col(Delivery.state) == DeliveryState.sending,
-            col(Delivery.lease_expires_at) < (now or utcnow()),
+        .where(expired, col(Delivery.attempts) >= max_attempts)
+        .values(
+            state=DeliveryState.failed,
+            last_error=f"gave up: claimed {max_attempts} times and never finished",
+            lease_owner=None,
+            lease_expires_at=None,
         )
+        .execution_options(synchronize_session=False)
+    )
+    requeued = session.execute(
+        update(Delivery)
+        .where(expired)
         .values(state=DeliveryState.queued, lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(given_up.rowcount or 0) + int(requeued.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def drop_cancelled(session: Session) -> int:
