@@ -354,10 +354,18 @@ def organization_reports(
 
 
 def contacts_of_address(session: Session, contact: Contact) -> list[Contact]:
-    """The contact and every other contact with the same address."""
+    """The contact and every other contact with the same address, locked and read afresh
+    for the change the caller makes to them: two one-click POSTs at once (mail providers
+    send them, and retry) would otherwise both see the address subscribed and both record
+    an unsubscribe. Locked in id order: two requests for one address wait in turn and
+    never deadlock."""
     return list(
         session.scalars(
-            select(Contact).where(col(Contact.email) == contact.email).order_by(col(Contact.id))
+            select(Contact)
+            .where(col(Contact.email) == contact.email)
+            .order_by(col(Contact.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).all()
     )
 
