@@ -24,7 +24,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint setup clean bench fuzz
+.PHONY: help run test lint setup clean bench fuzz reliability
 
 help:
 	@echo "make run    set up, migrate, load countries, seed demo data if empty, serve with a worker"
@@ -32,6 +32,7 @@ help:
 	@echo "make lint   ruff check, ruff format --check, mypy"
 	@echo "make fuzz   a long, randomised Schemathesis run against the API (FUZZ_MAX_EXAMPLES=200)"
 	@echo "make bench  send throughput against Postfix's smtp-source (needs PostgreSQL, Redis, postfix)"
+	@echo "make reliability  faults during a campaign and tracking under load, as a table (PostgreSQL, redis-server, wrk)"
 	@echo "make setup  create $(VENV) and install the locked dependencies"
 	@echo "make clean  remove $(VENV) and caches (keeps the database in var/)"
 
@@ -81,6 +82,11 @@ fuzz: setup
 bench: setup
 	"$(BIN)/python" -m bench.send
 	"$(BIN)/python" -m bench.send --dkim
+
+# Faults during a campaign (SIGKILLs, Redis, relay, PostgreSQL, scheduler) and tracking
+# under load, at full size; CI runs the short version (tests/faults).
+reliability: setup
+	"$(BIN)/python" -m bench.reliability
 
 lint: setup
 	"$(BIN)/ruff" check .

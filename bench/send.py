@@ -17,7 +17,6 @@ Prints figures; asserts nothing. Not part of the test suite.
 
 import argparse
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -31,9 +30,10 @@ from pathlib import Path
 import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import create_engine, func, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, func
 from sqlmodel import Session, col, select
+
+from bench import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 COALITION = str(Path(sys.executable).parent / "coalition")
@@ -110,20 +110,6 @@ def tool(name: str) -> str:
     if found is None:
         sys.exit(f"{name} not found: install Debian's postfix package")
     return found
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    name = f"bench_send_{secrets.token_hex(3)}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextmanager
@@ -412,7 +398,7 @@ def main() -> None:
         "--profile", action="store_true", help="send in this process under cProfile instead"
     )
     args = parser.parse_args()
-    with scratch_database() as url, smtp_sink():
+    with scratch_database(POSTGRES, "bench_send") as url, smtp_sink():
         env = prepare(url, args.organizations, args.dkim)
         campaign_id = write_alert(env)
         if args.profile:

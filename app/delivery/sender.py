@@ -26,6 +26,7 @@ from functools import lru_cache
 
 from sqlalchemy import select as sa_select
 from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from app.campaigns import lifecycle
@@ -61,6 +62,8 @@ CHECKPOINT = 50  # record results at least this often (the issue's promise)
 # the relay and resumes it); their tries do not count toward SEND_MAX_ATTEMPTS.
 RELAY_DOWN_THRESHOLD = 5
 RELAY_RETRY = timedelta(seconds=10)
+# Tries to record a checkpoint when the database connection is lost (see _checkpoint).
+CHECKPOINT_TRIES = 3
 
 
 def worker_name() -> str:
@@ -344,7 +347,34 @@ def _checkpoint(
     clock: Callable[[], datetime],
 ) -> bool:
     """Record the outcomes (the messenger was flushed: they are durable), renew the
-    lease on `renew_ids`; return whether the campaign is still sending."""
+    lease on `renew_ids`; return whether the campaign is still sending.
+
+    A database connection lost while recording (a restart, a failover, an idle
+    connection killed) is tried again on a new one: the messages are out, and dropping
+    their outcomes would send each of them a second time once the lease ran out. The
+    outcomes touch only rows this worker still owns, so a second try after a commit
+    that did land writes none of them again (at worst a hard bounce counts twice)."""
+    for attempt in range(1, CHECKPOINT_TRIES + 1):
+        try:
+            return _record_checkpoint(
+                campaign_id, outcomes, permanent_contacts, renew_ids, worker, settings, clock
+            )
+        except DBAPIError as error:
+            if not error.connection_invalidated or attempt == CHECKPOINT_TRIES:
+                raise
+            log.warning("Connection lost recording a checkpoint (try %d); trying again", attempt)
+    raise AssertionError("unreachable")
+
+
+def _record_checkpoint(
+    campaign_id: int,
+    outcomes: list[store.Outcome],
+    permanent_contacts: list[int],
+    renew_ids: list[int],
+    worker: str,
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> bool:
     with session_scope() as session:
         store.record_results(
             session,

@@ -58,6 +58,9 @@ class _Handler(socketserver.StreamRequestHandler):
         self.wfile.write(line.encode() + b"\r\n")
 
     def handle(self) -> None:
+        # Each reply goes out at once: with Nagle's algorithm a reply written right after
+        # another waits for the client's delayed ACK (40 ms a pipelined message).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # A client that goes away (a killed worker) needs no answer.
         self.server.open_connections.add(self.connection)
         try:

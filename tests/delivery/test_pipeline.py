@@ -1,7 +1,7 @@
 """The send pipeline without a broker: the launch snapshot, claims and leases, sending
 through a real SMTP server, results recorded only by the owner, and the scan.
 
-(The same code under a real Celery worker, killed at random, is in test_worker.py.)
+(The same code under real Celery workers, killed at random and worse, is in tests/faults/.)
 """
 
 import time
@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
 from app.accounts.principal import Role
@@ -540,3 +541,44 @@ def test_a_row_whose_worker_dies_every_time_fails_instead_of_looping(
     assert row.state == "failed"
     assert row.last_error == f"gave up: claimed {attempts} times and never finished"
     assert campaign_id in run_scan().finished
+
+
+def test_a_database_connection_lost_at_a_checkpoint_costs_no_second_message(
+    client: TestClient,
+    client_as: Any,
+    session: Session,
+    world: World,
+    smtp: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The connection dies as the worker records what the relay took (PostgreSQL
+    restarted, pg_terminate_backend): the worker records it again on a new connection
+    instead of failing the batch, which left the rows leased and sent them all a second
+    time when the lease ran out (tests/faults: a quarter of an alert went twice)."""
+    campaign_id = launched(client, client_as, **EVERYONE)
+    real_record_results = store.record_results
+    lost: list[int] = []
+
+    def connection_lost_once(*args: Any, **kwargs: Any) -> int:
+        if not lost:
+            lost.append(1)
+            raise OperationalError(
+                "UPDATE deliveries",
+                {},
+                Exception("server closed the connection unexpectedly"),
+                connection_invalidated=True,
+            )
+        return real_record_results(*args, **kwargs)
+
+    monkeypatch.setattr(store, "record_results", connection_lost_once)
+    report = send_campaign_batch(campaign_id, worker="test-worker")
+    assert lost
+    assert report.sent == 9
+    assert report.failed == 1  # E is refused (550)
+    assert len(smtp.messages) == 9
+    rows = deliveries(session, campaign_id)
+    assert {row.state for row in rows} == {"sent", "failed"}
+    # Nothing is left leased for the scan to hand out again.
+    assert store.expire_leases(session, utcnow() + timedelta(hours=1)) == 0
+    assert send_campaign_batch(campaign_id, worker="another").claimed == 0
+    assert len(smtp.messages) == 9
