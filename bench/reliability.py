@@ -25,7 +25,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import scratch_database
+from tests.conftest import scratch_postgres_database
 
 os.environ.setdefault("SECRET_KEY", "bench-reliability-" + "x" * 32)
 
@@ -89,7 +89,7 @@ def main() -> int:
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix=f"faults-{name}-") as workdir:
             try:
-                with scratch_database(POSTGRES, f"bench_faults_{name}") as url:
+                with scratch_postgres_database(POSTGRES, f"bench_faults_{name}") as url:
                     figures = run(Path(workdir), url, arguments.scale)
             except Exception as error:  # one scenario's failure must not hide the others
                 traceback.print_exc()

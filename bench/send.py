@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import create_engine, func
 from sqlmodel import Session, col, select
 
-from bench import scratch_database
+from tests.conftest import scratch_postgres_database
 
 ROOT = Path(__file__).resolve().parents[1]
 COALITION = str(Path(sys.executable).parent / "coalition")
@@ -398,7 +398,7 @@ def main() -> None:
         "--profile", action="store_true", help="send in this process under cProfile instead"
     )
     args = parser.parse_args()
-    with scratch_database(POSTGRES, "bench_send") as url, smtp_sink():
+    with scratch_postgres_database(POSTGRES, "bench_send") as url, smtp_sink():
         env = prepare(url, args.organizations, args.dkim)
         campaign_id = write_alert(env)
         if args.profile:

@@ -195,9 +195,10 @@ def postgres_url() -> str:
 
 
 @contextmanager
-def scratch_postgres_database(server_url: str) -> Iterator[str]:
-    """A brand-new PostgreSQL database on the server of `server_url`, dropped afterwards."""
-    name = f"coalition_test_{secrets.token_hex(4)}"
+def scratch_postgres_database(server_url: str, prefix: str = "coalition_test") -> Iterator[str]:
+    """A brand-new PostgreSQL database on the server of `server_url`, dropped afterwards
+    (even with connections still open). The benchmarks use it too."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))

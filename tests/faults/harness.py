@@ -37,6 +37,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import redis
 from sqlalchemy import Engine, create_engine, func, text
@@ -213,10 +214,15 @@ def _no_hints() -> Iterator[None]:
 
 
 def prepare(
-    url: str, organizations: int, *, send_at: datetime | None = None, launch: bool = True
+    url: str,
+    organizations: int,
+    *,
+    send_at: datetime | None = None,
+    launch: bool = True,
+    alert: dict[str, Any] = ALERT,
 ) -> Installation:
     """A migrated database with a seeded registry (about four contacts per
-    organisation) and one approved alert: launched now, scheduled for `send_at`, or
+    organisation) and one approved `alert`: launched now, scheduled for `send_at`, or
     (launch=False) left approved."""
     migrations.upgrade(url)
     engine = create_db_engine(url)
@@ -232,7 +238,7 @@ def prepare(
             for email in ("author@example.org", "approver@example.org")
         )
         campaign = campaigns.create_campaign(
-            session, accounts.principal_for(author), CampaignCreate.model_validate(ALERT)
+            session, accounts.principal_for(author), CampaignCreate.model_validate(alert)
         )
         lifecycle.approve(session, accounts.principal_for(approver), campaign)
         if launch:

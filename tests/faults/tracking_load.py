@@ -44,26 +44,15 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from app.accounts import service as accounts
-from app.accounts.principal import Role
-from app.accounts.schemas import UserCreate
-from app.campaigns import lifecycle
-from app.campaigns import service as campaigns
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.rendering import tracked_links
-from app.campaigns.schemas import CampaignCreate
-from app.core import migrations
-from app.core.db import create_db_engine
 from app.core.settings import get_settings
-from app.countries.treaty_data import load_countries, read_treaty_data
 from app.delivery.links import delivery_links
 from app.delivery.models import Delivery, DeliveryState
-from app.demo.seed import seed_demo_registry
 from app.members.models import Contact, SubscriptionStatus
 from app.tracking.models import ResponseEvent, ResponseKind
 from tests.delivery.smtp_sink import free_port, running_smtp_sink
-from tests.factories import STAFF
-from tests.faults.harness import ServiceMissing, private_redis, process, wait_for
+from tests.faults.harness import ServiceMissing, prepare, private_redis, process, wait_for
 
 BODY = (
     "Read the [briefing](https://example.org/briefing) and "
@@ -196,7 +185,9 @@ def _run(workdir: Path, database_url: str, size: Scale, wrk: str) -> Figures:
     figures = Figures()
     log = workdir / "processes.log"
     redis_port, http_port = free_port(), free_port()
-    engine, campaign_id = _prepare(database_url, size.organizations)
+    # Launched here; the scheduler's scan starts the send.
+    installation = prepare(database_url, size.organizations, alert=ALERT)
+    engine, campaign_id = installation.engine, installation.campaign_id
     with Session(engine) as session:
         tokens = list(
             session.scalars(
@@ -270,32 +261,6 @@ def _run(workdir: Path, database_url: str, size: Scale, wrk: str) -> Figures:
         figures.note(f"{errors} tracebacks in {log}")
     engine.dispose()
     return figures
-
-
-def _prepare(database_url: str, organizations: int) -> tuple[Engine, int]:
-    """A migrated database with a seeded registry and one launched alert that counts
-    clicks and opens (its delivery rows exist from the launch on)."""
-    migrations.upgrade(database_url)
-    engine = create_db_engine(database_url)
-    with Session(engine) as session:
-        load_countries(session, list(read_treaty_data()))
-        seed_demo_registry(session, organizations=organizations)
-        author, approver = (
-            accounts.create_user(
-                session,
-                STAFF,
-                UserCreate(email=email, role=Role.secretariat, password="a long password 123"),
-            )
-            for email in ("author@example.org", "approver@example.org")
-        )
-        campaign = campaigns.create_campaign(
-            session, accounts.principal_for(author), CampaignCreate.model_validate(ALERT)
-        )
-        lifecycle.approve(session, accounts.principal_for(approver), campaign)
-        # A plain Session: nothing is enqueued here, the scheduler's scan starts the send.
-        lifecycle.launch(session, accounts.principal_for(author), campaign)
-        session.commit()
-        return engine, campaign.id or 0
 
 
 def _environment(
