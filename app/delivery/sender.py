@@ -62,8 +62,11 @@ CHECKPOINT = 50  # record results at least this often (the issue's promise)
 # the relay and resumes it); their tries do not count toward SEND_MAX_ATTEMPTS.
 RELAY_DOWN_THRESHOLD = 5
 RELAY_RETRY = timedelta(seconds=10)
-# Tries to record a checkpoint when the database connection is lost (see _checkpoint).
-CHECKPOINT_TRIES = 3
+# Tries to record a checkpoint when the database connection is lost (see _checkpoint),
+# with pauses of 0.5, 1, 2, 4 and 8 s between them: long enough to ride out a database
+# restart or failover, well inside the lease.
+CHECKPOINT_TRIES = 6
+CHECKPOINT_RETRY_PAUSE_SECONDS = 0.5
 
 
 def worker_name() -> str:
@@ -362,7 +365,13 @@ def _checkpoint(
         except DBAPIError as error:
             if not error.connection_invalidated or attempt == CHECKPOINT_TRIES:
                 raise
-            log.warning("Connection lost recording a checkpoint (try %d); trying again", attempt)
+            pause = CHECKPOINT_RETRY_PAUSE_SECONDS * 2 ** (attempt - 1)
+            log.warning(
+                "Connection lost recording a checkpoint (try %d); trying again in %.1f s",
+                attempt,
+                pause,
+            )
+            time.sleep(pause)
     raise AssertionError("unreachable")
 
 
