@@ -31,7 +31,7 @@ help:
 	@echo "make test   run the whole test suite (PYTEST_ARGS=... passes options to pytest)"
 	@echo "make lint   ruff check, ruff format --check, mypy"
 	@echo "make fuzz   a long, randomised Schemathesis run against the API (FUZZ_MAX_EXAMPLES=200)"
-	@echo "make bench  send throughput against Postfix's smtp-source (needs PostgreSQL, Redis, postfix)"
+	@echo "make bench  every benchmark in one table: figures, goals, references (PostgreSQL, Redis, postfix, wrk)"
 	@echo "make reliability  faults during a campaign and tracking under load, as a table (PostgreSQL, redis-server, wrk)"
 	@echo "make setup  create $(VENV) and install the locked dependencies"
 	@echo "make clean  remove $(VENV) and caches (keeps the database in var/)"
@@ -78,10 +78,11 @@ FUZZ_MAX_EXAMPLES ?= 200
 fuzz: setup
 	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) "$(BIN)/pytest" -n 0 tests/security/test_api_fuzz.py $(PYTEST_ARGS)
 
-# Benchmarks print figures; they are not tests (see bench/).
+# Benchmarks print figures against their goals in one table; they are not tests (see
+# bench/). BENCH_ARGS="--quick" runs each at a small size; "--only registry" one of them.
+BENCH_ARGS ?=
 bench: setup
-	"$(BIN)/python" -m bench.send
-	"$(BIN)/python" -m bench.send --dkim
+	"$(BIN)/python" -m bench $(BENCH_ARGS)
 
 # Faults during a campaign (SIGKILLs, Redis, relay, PostgreSQL, scheduler) and tracking
 # under load, at full size; CI runs the short version (tests/faults).

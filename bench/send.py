@@ -16,6 +16,7 @@ Prints figures; asserts nothing. Not part of the test suite.
 """
 
 import argparse
+import math
 import os
 import shutil
 import signal
@@ -33,13 +34,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import create_engine, func
 from sqlmodel import Session, col, select
 
+from app.accounts.principal import Principal
+from bench.figures import POSTGRES, REDIS, Context, Figure, print_table, use_environment
 from tests.conftest import scratch_postgres_database
 
 ROOT = Path(__file__).resolve().parents[1]
 COALITION = str(Path(sys.executable).parent / "coalition")
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 SINK_PORT = int(os.environ.get("BENCH_SINK_PORT", "25250"))
+WORKERS = 2  # Celery processes: one per core
 MESSAGE_SIZE = 5000  # smtp-source -l: about the size of one of our alerts
 
 BODY = """Dear {{ contact.first_name }},
@@ -147,8 +149,10 @@ def reference_rate(messages: int) -> float:
     return messages / (time.perf_counter() - started)
 
 
-def prepare(url: str, organizations: int, dkim: bool) -> dict[str, str]:
-    env = {**os.environ, "DATABASE_URL": url, "DEMO_MODE": "1"}
+def prepare(url: str, organizations: int, dkim: bool = False) -> dict[str, str]:
+    """A migrated database with the demo registry (about 3.2 subscribed contacts per
+    organisation) and the demo users; the environment of production workers on it."""
+    env = {**os.environ, "DATABASE_URL": url}
     env.update(
         CELERY_BROKER_URL=REDIS,
         REDIS_URL=REDIS,
@@ -156,31 +160,49 @@ def prepare(url: str, organizations: int, dkim: bool) -> dict[str, str]:
         SMTP_URL=f"smtp://127.0.0.1:{SINK_PORT}",
         PUBLIC_BASE_URL="https://alerts.example.org",
     )
-    if dkim:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        env.update(
-            DKIM_DOMAIN="example.org",
-            DKIM_SELECTOR="bench",
-            DKIM_PRIVATE_KEY=key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ).decode(),
-        )
+    env.setdefault("SECRET_KEY", "bench-send-" + "x" * 32)
+    env.pop("DEMO_MODE", None)
     for step in (
         ["db", "upgrade"],
         ["countries", "load"],
         ["demo", "seed", "--organizations", str(organizations)],
         ["demo", "users"],
     ):
-        subprocess.run([COALITION, *step], env=env, check=True, stdout=subprocess.DEVNULL)
-    return env
+        # The demo commands refuse to run outside demo mode; the workers run without it.
+        subprocess.run(
+            [COALITION, *step], env={**env, "DEMO_MODE": "1"}, check=True, stdout=subprocess.DEVNULL
+        )
+    return with_dkim(env) if dkim else env
+
+
+def with_dkim(env: dict[str, str]) -> dict[str, str]:
+    """The same environment, signing every message with a new RSA-2048 key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return {
+        **env,
+        "DKIM_DOMAIN": "example.org",
+        "DKIM_SELECTOR": "bench",
+        "DKIM_PRIVATE_KEY": key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode(),
+    }
+
+
+def demo_principal(session: Session, email: str) -> Principal:
+    """The principal of one of the demo users (`coalition demo users`)."""
+    from app.accounts import service as accounts
+
+    user = accounts.find_user_by_email(session, email)
+    if user is None:
+        raise LookupError(f"no user {email}: run `coalition demo users` first")
+    return accounts.principal_for(user)
 
 
 def write_alert(env: dict[str, str]) -> int:
     """A four-language alert to every active member, approved and ready to launch."""
-    os.environ.update(env)
-    from app.accounts import service as accounts
+    use_environment(env)
     from app.campaigns import lifecycle
     from app.campaigns import service as campaigns
     from app.campaigns.schemas import CampaignCreate
@@ -195,10 +217,8 @@ def write_alert(env: dict[str, str]) -> int:
         for language in ("en", "fr", "es", "ar")
     ]
     with session_scope() as session:
-        writer = accounts.principal_for(
-            accounts.find_user_by_email(session, "secretariat@example.org")
-        )  # type: ignore[arg-type]
-        admin = accounts.principal_for(accounts.find_user_by_email(session, "admin@example.org"))  # type: ignore[arg-type]
+        writer = demo_principal(session, "secretariat@example.org")
+        admin = demo_principal(session, "admin@example.org")
         campaign = campaigns.create_campaign(
             session,
             writer,
@@ -217,15 +237,12 @@ def write_alert(env: dict[str, str]) -> int:
 
 
 def launch(campaign_id: int) -> None:
-    from app.accounts import service as accounts
     from app.campaigns import lifecycle
     from app.campaigns.models import Campaign
     from app.core.db import session_scope
 
     with session_scope() as session:
-        writer = accounts.principal_for(
-            accounts.find_user_by_email(session, "secretariat@example.org")
-        )  # type: ignore[arg-type]
+        writer = demo_principal(session, "secretariat@example.org")
         lifecycle.launch(session, writer, session.get_one(Campaign, campaign_id))
 
 
@@ -266,7 +283,7 @@ def peak_memory_mb(pids: set[int]) -> float:
 def wait_for_workers(env: dict[str, str], processes: int, timeout: float = 120) -> None:
     """Until the Celery worker answers a ping with its pool up (a launch before that
     would measure the worker's start-up, not the pipeline)."""
-    os.environ.update(env)
+    use_environment(env)
     from workers.celery_app import create_celery_app
 
     app = create_celery_app()
@@ -361,7 +378,7 @@ def profile_in_process(env: dict[str, str], campaign_id: int) -> None:
     import cProfile
     import pstats
 
-    os.environ.update(env)
+    use_environment(env)
     from app.core.settings import get_settings
     from app.delivery.sender import send_campaign_batch
 
@@ -389,26 +406,70 @@ def profile_in_process(env: dict[str, str], campaign_id: int) -> None:
     stats.sort_stats("cumulative").print_stats(35)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--organizations", type=int, default=2500)
-    parser.add_argument("--workers", type=int, default=2, help="Celery processes")
-    parser.add_argument("--dkim", action="store_true", help="sign with RSA-2048")
-    parser.add_argument(
-        "--profile", action="store_true", help="send in this process under cProfile instead"
+# Demo-seeded registries hold about 3.2 subscribed contacts per organisation.
+RECIPIENTS_PER_ORGANIZATION = 3.19
+SIZES = (10_000, 100_000)
+QUICK_SIZES = (1_000,)
+PEAK_MEMORY_GOAL_MB = 250
+
+
+def run(context: Context) -> list[Figure]:
+    """Each size with and without DKIM (one registry per size, a new alert per run)."""
+    figures: list[Figure] = []
+    for size in QUICK_SIZES if context.quick else SIZES:
+        organizations = math.ceil(size / RECIPIENTS_PER_ORGANIZATION)
+        with scratch_postgres_database(context.postgres, "bench_send") as url, smtp_sink():
+            plain = prepare(url, organizations)
+            for dkim in (False, True):
+                env = with_dkim(plain) if dkim else plain
+                campaign_id = write_alert(env)
+                ours = measure(env, campaign_id, WORKERS)
+                reference = reference_rate(ours.recipients)
+                report(ours, reference, organizations, WORKERS, dkim)
+                figures.extend(send_figures(ours, reference, dkim))
+    return figures
+
+
+def send_figures(ours: Figures, reference: float, dkim: bool) -> list[Figure]:
+    what = f"{ours.recipients:,} recipients, DKIM {'RSA-2048' if dkim else 'off'}"
+    cpu = ", ".join(
+        f"{kind} {(user + system) * 1e6 / ours.recipients:.0f}"
+        for kind, (user, system) in ours.cpu.items()
     )
-    args = parser.parse_args()
-    with scratch_postgres_database(POSTGRES, "bench_send") as url, smtp_sink():
-        env = prepare(url, args.organizations, args.dkim)
-        campaign_id = write_alert(env)
-        if args.profile:
-            profile_in_process(env, campaign_id)
-            return
-        ours = measure(env, campaign_id, args.workers)
-        reference = reference_rate(ours.recipients)
+    return [
+        Figure(
+            "send",
+            f"rate / smtp-source -d -s 4, {what}",
+            ours.rate / reference,
+            "",
+            at_least=0.25,
+            reference=f"{reference:,.0f} msg/s",
+            note=f"ours {ours.rate:,.0f} msg/s with {WORKERS} worker processes; "
+            f"CPU µs/message: {cpu}",
+        ),
+        Figure(
+            "send",
+            f"launch to first message, {what}",
+            ours.first_seconds,
+            "s",
+            at_most=1.0,
+            note=f"of which the launch transaction (snapshot) {ours.snapshot_seconds:.2f} s",
+        ),
+        Figure(
+            "send",
+            f"worker peak memory, {what}",
+            ours.peak_mb,
+            "MB",
+            at_most=PEAK_MEMORY_GOAL_MB,
+            note="largest VmHWM among the worker processes",
+        ),
+    ]
+
+
+def report(ours: Figures, reference: float, organizations: int, workers: int, dkim: bool) -> None:
     print(
-        f"\nsend benchmark: {args.organizations} organisations, {args.workers} worker processes, "
-        f"DKIM {'RSA-2048' if args.dkim else 'off'}"
+        f"\nsend benchmark: {organizations} organisations, {workers} worker processes, "
+        f"DKIM {'RSA-2048' if dkim else 'off'}"
     )
     print(f"  recipients                 {ours.recipients}")
     print(f"  launch transaction         {ours.snapshot_seconds:.2f} s   (the snapshot)")
@@ -428,6 +489,27 @@ def main() -> None:
             f"    {kind:<24} {(user + system) * per_message:5.0f} us"
             f"   ({system * per_message:.0f} us)"
         )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--organizations", type=int, default=2500)
+    parser.add_argument("--workers", type=int, default=WORKERS, help="Celery processes")
+    parser.add_argument("--dkim", action="store_true", help="sign with RSA-2048")
+    parser.add_argument(
+        "--profile", action="store_true", help="send in this process under cProfile instead"
+    )
+    args = parser.parse_args()
+    with scratch_postgres_database(POSTGRES, "bench_send") as url, smtp_sink():
+        env = prepare(url, args.organizations, args.dkim)
+        campaign_id = write_alert(env)
+        if args.profile:
+            profile_in_process(env, campaign_id)
+            return
+        ours = measure(env, campaign_id, args.workers)
+        reference = reference_rate(ours.recipients)
+    report(ours, reference, args.organizations, args.workers, args.dkim)
+    print_table(send_figures(ours, reference, args.dkim), title="Send benchmark")
 
 
 if __name__ == "__main__":
