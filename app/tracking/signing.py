@@ -11,12 +11,14 @@ from email, without a session, so they carry no session CSRF token. Their POSTs 
 which only this server can make and which expires.
 """
 
+import base64
 import hashlib
+import hmac
 import re
 from enum import StrEnum
 from functools import lru_cache
 
-from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 
 from app.core.settings import get_settings
 
@@ -37,11 +39,37 @@ MAX_SIGNED_LENGTH = 120
 FORM_TOKEN_MAX_AGE_SECONDS = 2 * 24 * 3600
 
 
+class LinkSigner:
+    """itsdangerous's `Signer` format (the value, a dot, the base64url HMAC-SHA256 of the
+    value under a key derived from SECRET_KEY and the salt), with the keyed HMAC made
+    once: every message signs five links and every click checks one, and itsdangerous
+    derives the key anew for each (a quarter of a send's CPU went there)."""
+
+    def __init__(self, secret_key: str, salt: str) -> None:
+        # itsdangerous's default key derivation, "django-concat".
+        derived = hashlib.sha256(salt.encode() + b"signer" + secret_key.encode()).digest()
+        self._keyed = hmac.new(derived, digestmod=hashlib.sha256)
+
+    def signature(self, value: bytes) -> bytes:
+        mac = self._keyed.copy()
+        mac.update(value)
+        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
+
+    def sign(self, value: str) -> str:
+        data = value.encode()
+        return (data + b"." + self.signature(data)).decode()
+
+    def unsign(self, signed: str) -> str | None:
+        """The value, or None when the signature is missing or not this signer's."""
+        value, dot, signature = signed.encode().rpartition(b".")
+        if not dot or not hmac.compare_digest(signature, self.signature(value)):
+            return None
+        return value.decode()
+
+
 @lru_cache(maxsize=16)
-def _link_signer(secret_key: str, purpose: Purpose) -> Signer:
-    return Signer(
-        secret_key, salt=f"coalition.tracking.{purpose.value}", digest_method=hashlib.sha256
-    )
+def _link_signer(secret_key: str, purpose: Purpose) -> LinkSigner:
+    return LinkSigner(secret_key, salt=f"coalition.tracking.{purpose.value}")
 
 
 @lru_cache(maxsize=16)
@@ -52,7 +80,7 @@ def _form_signer(secret_key: str, purpose: Purpose) -> TimestampSigner:
 
 
 def sign(token: str, purpose: Purpose) -> str:
-    return _link_signer(get_settings().secret_key, purpose).sign(token).decode()
+    return _link_signer(get_settings().secret_key, purpose).sign(token)
 
 
 def unsign(signed: str, purpose: Purpose) -> str | None:
@@ -60,11 +88,8 @@ def unsign(signed: str, purpose: Purpose) -> str | None:
     this purpose (tampered, truncated, another purpose's)."""
     if len(signed) > MAX_SIGNED_LENGTH or not signed.isascii():
         return None
-    try:
-        token = _link_signer(get_settings().secret_key, purpose).unsign(signed).decode()
-    except BadSignature:
-        return None
-    return token if _TOKEN.fullmatch(token) else None
+    token = _link_signer(get_settings().secret_key, purpose).unsign(signed)
+    return token if token is not None and _TOKEN.fullmatch(token) else None
 
 
 class FormTokenProblem(StrEnum):

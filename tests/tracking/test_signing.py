@@ -1,5 +1,6 @@
 """Signed links and form tokens: one purpose, one delivery, this server only."""
 
+import hashlib
 import secrets
 
 import pytest
@@ -87,3 +88,27 @@ def test_form_tokens_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: later)
 
     assert check_form_token(sent, TOKEN, Purpose.preferences) is FormTokenProblem.expired
+
+
+@pytest.mark.parametrize("purpose", list(Purpose))
+def test_links_keep_the_format_of_the_links_already_sent(purpose: Purpose) -> None:
+    """Links were signed with itsdangerous's Signer before the signer was made faster:
+    the links in alerts already in inboxes must keep working, and new ones look the same."""
+    from itsdangerous import Signer
+
+    from app.core.settings import get_settings
+
+    before = Signer(
+        get_settings().secret_key,
+        salt=f"coalition.tracking.{purpose.value}",
+        digest_method=hashlib.sha256,
+    )
+    for token in (TOKEN, secrets.token_hex(16), "preview"):
+        assert sign(token, purpose) == before.sign(token).decode()
+        assert unsign(before.sign(token).decode(), purpose) == token
+
+
+def test_a_link_without_a_signature_names_nobody() -> None:
+    assert unsign(TOKEN, Purpose.click) is None
+    assert unsign(f"{TOKEN}.", Purpose.click) is None
+    assert unsign(f".{sign(TOKEN, Purpose.click).split('.')[1]}", Purpose.click) is None
