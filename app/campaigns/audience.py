@@ -32,6 +32,7 @@ from sqlmodel import Session, col
 
 from app.accounts.principal import Principal
 from app.accounts.scoping import visible_organizations
+from app.core.db import among_ids
 from app.countries.models import (
     ApicStatus,
     Country,
@@ -401,6 +402,6 @@ def current_exclusions(
         return {}
     reason = _exclusion_reason(topics, date.today())
     rows = session.execute(
-        select(col(Contact.id), reason).where(col(Contact.id).in_(contact_ids))
+        select(col(Contact.id), reason).where(among_ids(session, col(Contact.id), contact_ids))
     ).all()
     return {contact_id: excluded for contact_id, excluded in rows if excluded is not None}

@@ -8,12 +8,23 @@ rely on them) and lets a unit of work that writes take the write lock up front
 failing with "database is locked" when it upgrades a read lock.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Engine,
+    Integer,
+    any_,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 from starlette.requests import Request
@@ -139,3 +150,12 @@ def get_session(request: Request) -> Iterator[Session]:
     so that it commits before the response is sent, see app/core/http.py)."""
     with session_scope(writes=request.method not in READ_ONLY_METHODS) as session:
         yield session
+
+
+def among_ids(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """`column IN (ids)`, as `column = ANY(:ids)` with one array parameter on
+    PostgreSQL: a list of hundreds of ids otherwise makes a statement of hundreds of
+    parameters that the driver parses anew every time (too long for its cache)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(cast(bindparam(None, list(ids)), ARRAY(Integer)))
+    return column.in_(ids)

@@ -34,7 +34,7 @@ from app.campaigns.audience import current_exclusions
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.rendering import CompiledVariant, TemplateProblem, compile_variant
 from app.campaigns.tokens import recipient_context
-from app.core.db import session_scope
+from app.core.db import among_ids, session_scope
 from app.core.settings import Settings, get_settings
 from app.core.types import utcnow
 from app.countries.models import Country
@@ -425,15 +425,22 @@ def _recipients(session: Session, contact_ids: list[int]) -> dict[int, _Recipien
             col(Contact.role),
             col(Organization.name),
             col(Organization.acronym),
-            Country,
+            col(Organization.country_iso3),
         )
         .join(Organization, col(Organization.id) == col(Contact.organization_id))
-        .join(Country, col(Country.iso3) == col(Organization.country_iso3))
-        .where(col(Contact.id).in_(contact_ids))
+        .where(among_ids(session, col(Contact.id), contact_ids))
     ).all()
+    # A batch's recipients live in a few dozen countries: each loaded once, not per row.
+    countries = {
+        country.iso3: country
+        for country in session.scalars(
+            select(Country).where(col(Country.iso3).in_({row[-1] for row in rows}))
+        )
+    }
     return {
-        contact_id: _Recipient(name, role, organization, acronym, country)
-        for contact_id, name, role, organization, acronym, country in rows
+        contact_id: _Recipient(name, role, organization, acronym, countries[iso3])
+        for contact_id, name, role, organization, acronym, iso3 in rows
+        if iso3 in countries
     }
 
 
