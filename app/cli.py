@@ -1,7 +1,7 @@
 """The `coalition` command: database, data, demo, members, and the web server."""
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -389,6 +389,15 @@ def worker(
         int | None,
         typer.Option(help="Processes (default: 1 on the embedded default, 2 otherwise)"),
     ] = None,
+    hostname: Annotated[
+        str | None,
+        typer.Option(
+            "--hostname",
+            "-n",
+            help="Celery node name, unique per worker (default celery@<host name>); "
+            "needed only to run several workers on one machine, e.g. -n w2@%h",
+        ),
+    ] = None,
 ) -> None:
     """Run a Celery worker that sends alerts (as many as you like, on any machine)."""
     import sys
@@ -407,6 +416,7 @@ def worker(
             "--loglevel=INFO",
             f"--concurrency={processes}",
             "--without-gossip",
+            *([f"--hostname={hostname}"] if hostname else []),
         ],
         name="worker",
     )
@@ -508,13 +518,59 @@ def campaigns_watch(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    reload: Annotated[bool, typer.Option(help="Restart on code changes")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Server processes (default WEB_WORKERS; 0: automatic, see README)", min=0
+        ),
+    ] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (one process)")] = False,
 ) -> None:
-    """Run the web application."""
+    """Run the web application as production does: uvicorn with uvloop and httptools,
+    several processes, client addresses from the proxies in FORWARDED_ALLOW_IPS, and
+    the access log with the alerts' signed links redacted (app/tracking/router.py)."""
     import uvicorn
 
-    console.print(f"Serving on [bold]http://{host}:{port}/[/bold] (database: {_safe_url()})")
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, reload=reload)
+    count = serve_workers(workers)
+    console.print(
+        f"Serving on [bold]http://{host}:{port}/[/bold] with {count} process(es) "
+        f"(database: {_safe_url()})"
+    )
+    uvicorn.run("app.main:create_app", **serve_options(host, port, count, reload=reload))
+
+
+def serve_workers(workers: int | None) -> int:
+    import os
+
+    settings = get_settings()
+    count = settings.web_workers if workers is None else workers
+    if count:
+        return count
+    shared = settings.throttle_backend == "redis" and not settings.is_sqlite
+    return (os.cpu_count() or 1) if shared else 1
+
+
+def serve_options(host: str, port: int, workers: int, *, reload: bool = False) -> dict[str, Any]:
+    """uvicorn's settings for `coalition serve` (tests check them)."""
+    return {
+        "factory": True,
+        "host": host,
+        "port": port,
+        # Reloading watches files from one process.
+        "workers": 1 if reload else workers,
+        "reload": reload,
+        "loop": "uvloop",
+        "http": "httptools",
+        # X-Forwarded-For/-Proto from the proxies FORWARDED_ALLOW_IPS names (uvicorn reads
+        # the variable; default 127.0.0.1): sign-in throttling counts the real client.
+        "proxy_headers": True,
+        "access_log": True,
+        # Keep-alive connections from a proxy or a load generator outlive uvicorn's 5 s.
+        "timeout_keep_alive": 30,
+        # A worker importing the application on a busy machine takes more than uvicorn's
+        # 5 s to answer the supervisor's first ping, which would kill it and start again.
+        "timeout_worker_healthcheck": 60,
+    }
 
 
 def _safe_url() -> str:

@@ -23,6 +23,7 @@ from app.members.applications_router import router as applications_router
 from app.members.personal_data_router import router as personal_data_router
 from app.members.router import router as members_router
 from app.reports.router import router as reports_router
+from app.tracking.router import TrackingLinksFirst
 from app.tracking.router import router as tracking_router
 from app.web.account_pages import router as account_pages_router
 from app.web.account_pages import sign_in_url
@@ -52,6 +53,8 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     install_security_headers(app)
     install_api_docs(app)
+    # Clicks and opens are answered before routing: see app/tracking/router.py.
+    app.add_middleware(TrackingLinksFirst)
     app.include_router(accounts_router)
     app.include_router(magic_link_router)
     app.include_router(countries_router)

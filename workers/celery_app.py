@@ -18,8 +18,10 @@ from sqlalchemy.engine import make_url
 from app.campaigns.rendering import warm_up
 from app.core.db import dispose_engine, get_engine
 from app.core.settings import DEFAULT_VAR_DIR, Settings, get_settings
+from app.tracking.stream import STORE_TASK
 
 SCAN_INTERVAL_SECONDS = 5.0
+STORE_INTERVAL_SECONDS = 1.0
 
 
 def broker_url(settings: Settings) -> str:
@@ -52,7 +54,14 @@ def create_celery_app(settings: Settings | None = None) -> Celery:
         # reads the file's age.
         beat_sync_every=1,
         beat_schedule={
-            "delivery.scan": {"task": "delivery.scan", "schedule": SCAN_INTERVAL_SECONDS}
+            "delivery.scan": {"task": "delivery.scan", "schedule": SCAN_INTERVAL_SECONDS},
+            # Clicks and opens waiting in Redis (app/tracking/stream.py), when they go
+            # that way.
+            **(
+                {STORE_TASK: {"task": STORE_TASK, "schedule": STORE_INTERVAL_SECONDS}}
+                if settings.tracking_events == "stream"
+                else {}
+            ),
         },
         timezone="UTC",
     )

@@ -1,10 +1,12 @@
 """Thin tasks: named, ids only, idempotent, one service call each."""
 
 from app.core import jobs
+from app.core.db import get_engine
 from app.core.settings import get_settings
 from app.delivery.mailer import DELIVER_TASK, deliver
 from app.delivery.scan import SEND_BATCH_TASK, ScanReport, run_scan
 from app.delivery.sender import send_campaign_batch
+from app.tracking import stream
 from workers.celery_app import celery_app
 
 
@@ -31,3 +33,11 @@ def scan() -> dict[str, object]:
 def deliver_mail(message_ids: list[int]) -> None:
     """Hand transactional messages (sign-in links, tests, approvals) to the relay."""
     deliver(message_ids)
+
+
+@celery_app.task(name=stream.STORE_TASK)
+def store_tracking_events() -> int:
+    """Store the clicks and opens waiting in the Redis stream (TRACKING_EVENTS=stream)."""
+    if not stream.is_enabled(get_engine().dialect.name):
+        return 0
+    return stream.drain()

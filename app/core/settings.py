@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # embedded default, one server process) or in Redis (production: shared by every
     # api process, survives restarts).
     throttle_backend: Literal["memory", "redis"] = "memory"
+    # `coalition serve` processes (uvicorn workers). 0: one per CPU core in production
+    # (THROTTLE_BACKEND=redis on PostgreSQL), else one: in-process throttle counts and
+    # SQLite's single writer want one process (the embedded default, `make run`).
+    web_workers: int = Field(default=0, ge=0)
     # An alert must be approved by a secretariat member other than its author before it
     # can be launched. Switch off only where one person runs the secretariat.
     campaign_approval_required: bool = True
@@ -69,6 +73,11 @@ class Settings(BaseSettings):
     tracking_scanner_window_seconds: int = Field(default=10, ge=0)
     # Every link of one message followed within this many seconds: a scanner too.
     tracking_burst_window_seconds: float = Field(default=2.0, ge=0)
+    # Where a click's or an open's event goes before its answer: "direct" commits it to
+    # the database; "stream" appends it to a Redis stream (REDIS_URL) that the workers
+    # store in bulk every second (app/tracking/stream.py; PostgreSQL only, SQLite stays
+    # direct).
+    tracking_events: Literal["direct", "stream"] = "direct"
 
     # --- mail that comes back: bounces, complaints, replies (app/inbound) ---
     # The mail server's shared secret for POST /api/inbound/... (sent as

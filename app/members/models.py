@@ -4,7 +4,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Field, Relationship, SQLModel
 
 from app.core import models as _naming  # noqa: F401  (constraint names)
@@ -56,8 +56,20 @@ class CustomFieldType(StrEnum):
     choice = "choice"
 
 
+def trigram_index(name: str, column: str) -> Index:
+    """A pg_trgm GIN index for substring search (ILIKE '%...%'), on PostgreSQL only
+    (alembic 0007); SQLite has no such index and scans."""
+    return Index(
+        name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"}
+    ).ddl_if(dialect="postgresql")
+
+
 class Organization(SQLModel, table=True):
     __tablename__ = "organizations"
+    __table_args__ = (
+        trigram_index("ix_organizations_name_trgm", "name"),
+        trigram_index("ix_organizations_acronym_trgm", "acronym"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=300, index=True)
@@ -135,7 +147,11 @@ class OrganizationLanguage(SQLModel, table=True):
 
 class Contact(SQLModel, table=True):
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("organization_id", "email"),)
+    __table_args__ = (
+        UniqueConstraint("organization_id", "email"),
+        trigram_index("ix_contacts_name_trgm", "name"),
+        trigram_index("ix_contacts_email_trgm", "email"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     organization_id: int = Field(foreign_key="organizations.id", index=True)

@@ -58,6 +58,7 @@ def list_organizations(
         ],
         next_cursor=page.next_cursor,
         total=page.total,
+        total_exact=page.total_exact,
     )
 
 

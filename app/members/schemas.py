@@ -215,7 +215,15 @@ class OrganizationRead(BaseModel):
 class OrganizationPage(BaseModel):
     items: list[OrganizationRead]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page")
-    total: int = Field(description="How many organisations match, over all pages")
+    total: int = Field(
+        description=(
+            "How many organisations match, over all pages, counted up to 10,000: "
+            "when `total_exact` is false, more than `total` match"
+        )
+    )
+    total_exact: bool = Field(
+        default=True, description="False when the count stopped at `total` (10,000)"
+    )
 
 
 class OrganizationFilter(BaseModel):

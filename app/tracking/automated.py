@@ -127,7 +127,7 @@ def click_reason(
     request: Request, *, sent_at: datetime | None, now: datetime, window_seconds: int
 ) -> str | None:
     """Why a click is automated, or None for a person's (the burst rule needs the
-    message's other clicks, see service.record_click)."""
+    message's other clicks, see clicks.mark_bursts)."""
     if (reason := _by_request(request)) is not None:
         return reason
     if (name := _agent_name(request.user_agent, IMAGE_PROXY_AGENTS)) is not None:

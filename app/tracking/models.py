@@ -37,6 +37,17 @@ class ResponseEvent(SQLModel, table=True):
         # Reports group a campaign's events by kind; timelines read a contact's.
         Index("ix_response_events_campaign_kind", "campaign_id", "kind", "automated"),
         Index("ix_response_events_delivery_kind", "delivery_id", "kind"),
+        # The participation report's flags per delivery, read from the index alone.
+        Index(
+            "ix_response_events_campaign_delivery",
+            "campaign_id",
+            "delivery_id",
+            "kind",
+            "automated",
+        ),
+        # An event from the Redis stream is stored once, even when the consumer that
+        # stored it died before acknowledging it (app/tracking/stream.py).
+        Index("uq_response_events_stream_entry", "stream_entry", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -55,6 +66,8 @@ class ResponseEvent(SQLModel, table=True):
     link_number: int | None = None
     # Bounces, complaints, unsubscribes: where it came from and what was said.
     detail: str | None = Field(default=None, max_length=500)
+    # The Redis stream entry it came from (clicks and opens, TRACKING_EVENTS=stream).
+    stream_entry: str | None = Field(default=None, max_length=40)
 
 
 class ReportedActionType(StrEnum):

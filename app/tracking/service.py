@@ -19,7 +19,7 @@ preferences through these same functions: her sign-in link proved the address he
 import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func
@@ -28,19 +28,15 @@ from sqlmodel import Session, col, select
 from app.accounts.principal import Principal, Role
 from app.accounts.scoping import visible_organizations
 from app.campaigns.models import Campaign, CampaignVariant
-from app.campaigns.rendering import tracked_links
 from app.campaigns.topics import Topic
 from app.core.audit import record_audit
 from app.core.errors import Conflict, NotFound, ValidationFailed
-from app.core.settings import get_settings
-from app.core.types import utcnow
 from app.delivery.links import PREVIEW_TOKEN
 from app.delivery.models import Delivery, Suppression, SuppressionReason
 from app.delivery.suppressions import is_suppressed, suppress, suppression_hash
 from app.i18n import N_
 from app.members import service as members
 from app.members.models import Contact, Organization, SubscriptionStatus
-from app.tracking import automated
 from app.tracking.models import ActionReport, ResponseEvent, ResponseKind
 from app.tracking.schemas import PAUSE_MONTHS, ActionReportCreate, AlertsChoice, PreferencesUpdate
 from app.tracking.signing import Purpose, unsign
@@ -51,7 +47,6 @@ from app.tracking.wording import ACTION_TYPE_WORDS, offered_languages
 LINK_NOT_VALID = "This link is not valid"
 # Several reports per alert are welcome; thousands are someone abusing a link.
 MAX_REPORTS_PER_ALERT = 50
-_MAX_LINK_NUMBER_DIGITS = 4
 
 
 # --- Links ------------------------------------------------------------------------------
@@ -141,115 +136,6 @@ def _event(delivery: Delivery, kind: ResponseKind, **values: Any) -> ResponseEve
         kind=kind,
         **values,
     )
-
-
-# --- Clicks and opens -------------------------------------------------------------------
-
-
-def follow_click(
-    session: Session,
-    signed: str,
-    link_number: str,
-    request: automated.Request,
-    *,
-    now: datetime | None = None,
-) -> str:
-    """Where link n of the recipient's alert leads, after recording the click (when the
-    campaign counts clicks). Only an address written in that alert's variant can come
-    out of here: nothing in the request chooses it."""
-    delivery = _delivery(session, signed, Purpose.click, lock=True)
-    if delivery is None or not (
-        link_number.isascii()
-        and link_number.isdigit()
-        and len(link_number) <= _MAX_LINK_NUMBER_DIGITS
-    ):
-        raise NotFound(LINK_NOT_VALID)
-    recipient = recipient_of(session, delivery)
-    variant = recipient.variant
-    links = tracked_links(variant.body) if variant is not None else ()
-    number = int(link_number)
-    if not 1 <= number <= len(links):
-        raise NotFound(LINK_NOT_VALID)
-    if recipient.campaign.track_clicks:
-        _record_click(session, delivery, number, len(links), request, now or utcnow())
-    return links[number - 1]
-
-
-def _record_click(
-    session: Session,
-    delivery: Delivery,
-    number: int,
-    link_count: int,
-    request: automated.Request,
-    now: datetime,
-) -> None:
-    settings = get_settings()
-    reason = automated.click_reason(
-        request,
-        sent_at=delivery.sent_at,
-        now=now,
-        window_seconds=settings.tracking_scanner_window_seconds,
-    )
-    session.add(
-        _event(
-            delivery,
-            ResponseKind.clicked,
-            occurred_at=now,
-            link_number=number,
-            automated=reason is not None,
-            automated_reason=reason,
-        )
-    )
-    session.flush()
-    _mark_burst(session, delivery, link_count, now, settings.tracking_burst_window_seconds)
-
-
-def _mark_burst(
-    session: Session, delivery: Delivery, link_count: int, now: datetime, window: float
-) -> None:
-    """Every link of the message followed within the window: all those clicks were a
-    scanner's, the earlier ones too. (A message with one link cannot tell.)"""
-    if link_count < 2:
-        return
-    recent = session.scalars(
-        select(ResponseEvent).where(
-            col(ResponseEvent.delivery_id) == delivery.id,
-            col(ResponseEvent.kind) == ResponseKind.clicked,
-            col(ResponseEvent.occurred_at) >= now - timedelta(seconds=window),
-            col(ResponseEvent.occurred_at) <= now,
-        )
-    ).all()
-    if {event.link_number for event in recent} < set(range(1, link_count + 1)):
-        return
-    reason = automated.burst_reason(window)
-    for event in recent:
-        if not event.automated:
-            event.automated = True
-            event.automated_reason = reason
-    session.flush()
-
-
-def record_open(
-    session: Session, signed: str, request: automated.Request, *, now: datetime | None = None
-) -> None:
-    """Count an open of the recipient's alert, when the campaign counts opens."""
-    delivery = _delivery(session, signed, Purpose.open, lock=False)
-    if delivery is None:
-        raise NotFound(LINK_NOT_VALID)
-    campaign = session.get_one(Campaign, delivery.campaign_id)
-    if not campaign.track_opens:
-        return
-    reason = automated.open_reason(request)
-    session.add(
-        _event(
-            delivery,
-            ResponseKind.opened,
-            occurred_at=now or utcnow(),
-            automated=reason is not None,
-            automated_reason=reason,
-        )
-    )
-    session.flush()
 
 
 # --- Reported actions -------------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from app.accounts.principal import Principal, Role
@@ -297,3 +298,20 @@ def test_unknown_values_are_refused_naming_the_field(
 def test_members_may_not_preview_audiences(client_as: Any, world: World) -> None:
     member = client_as(Role.member)
     assert member.post("/api/audiences/preview", json={}).status_code == 403
+
+
+@pytest.mark.parametrize("topics", [(), ("apic",)])
+def test_the_exclusion_is_tested_once_per_contact(
+    session: Session, topics: tuple[str, ...]
+) -> None:
+    """The ranking of addresses reads the exclusion as a rank computed once: ordering by
+    the reason's name made PostgreSQL repeat the whole test (with the suppression hash of
+    the address) in each branch of the ranking, six times per contact (issue 8)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("reads PostgreSQL's plan")
+    query = recipient_rows(STAFF, AudienceFilter(), topics=topics)
+    compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    plan = "\n".join(session.execute(text(f"EXPLAIN {compiled}")).scalars())
+    assert plan.count(" on suppressions") == 1, plan
+    if topics:
+        assert plan.count(" on contact_topic_opt_outs") == 1, plan

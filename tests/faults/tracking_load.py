@@ -2,9 +2,11 @@
 
 An installation as production runs it: PostgreSQL (a scratch database), a Redis of its
 own (broker, send-rate budget, throttling), an SMTP sink, `coalition worker` and
-`coalition scheduler` sending a launched alert, and `coalition serve` (one uvicorn
-process, as the api image runs it). While the worker sends, `wrk` requests the REAL
-signed links of the alert's deliveries (built by app/delivery/links.py):
+`coalition scheduler` sending a launched alert (the worker also stores the clicks and
+opens that the server appends to a Redis stream, TRACKING_EVENTS=stream), and
+`coalition serve` (a process per core, as the api image runs it). While the worker
+sends, `wrk` requests the REAL signed links of the alert's deliveries (built by
+app/delivery/links.py):
 
 - clicks `/r/{signed}/{n}` and opens `/o/{signed}.gif`, rotating over a set of
   deliveries;
@@ -37,10 +39,12 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import redis
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
@@ -51,6 +55,7 @@ from app.delivery.links import delivery_links
 from app.delivery.models import Delivery, DeliveryState
 from app.members.models import Contact, SubscriptionStatus
 from app.tracking.models import ResponseEvent, ResponseKind
+from app.tracking.stream import STREAM
 from tests.delivery.smtp_sink import free_port, running_smtp_sink
 from tests.faults.harness import ServiceMissing, prepare, private_redis, process, wait_for
 
@@ -210,13 +215,18 @@ def _run(workdir: Path, database_url: str, size: Scale, wrk: str) -> Figures:
         running_smtp_sink() as sink,
     ):
         env = _environment(database_url, redis_port, sink.url(), http_port, size.send_rate)
-        with (
-            process("scheduler", "--state-file", str(workdir / "beat"), env=env, log=log),
-            process("worker", "--concurrency", "2", env=env, log=log),
-            process("serve", "--host", "127.0.0.1", "--port", str(http_port), env=env, log=log),
-        ):
+        with ExitStack() as running:
+            # The server first: its processes take a while to start on a busy machine,
+            # and the alert must still be sending when wrk starts.
+            running.enter_context(
+                process("serve", "--host", "127.0.0.1", "--port", str(http_port), env=env, log=log)
+            )
             base = f"http://127.0.0.1:{http_port}"
-            wait_for(lambda: _healthy(base), timeout=60, what="the server", log=log)
+            wait_for(lambda: _healthy(base), timeout=180, what="the server", log=log)
+            running.enter_context(
+                process("scheduler", "--state-file", str(workdir / "beat"), env=env, log=log)
+            )
+            running.enter_context(process("worker", "--concurrency", "2", env=env, log=log))
             wait_for(
                 lambda: _count_state(engine, campaign_id, DeliveryState.sent) > 0,
                 timeout=60,
@@ -252,6 +262,12 @@ def _run(workdir: Path, database_url: str, size: Scale, wrk: str) -> Figures:
                 what="the campaign to be sent",
                 log=log,
             )
+            wait_for(
+                lambda: stream_length(redis_port) == 0,
+                timeout=120,
+                what="the worker to store the streamed events",
+                log=log,
+            )
     unanswered_unsubscribes = _count_answers(figures, workdir, result.stdout, pool_size)
     _count_events(figures, engine, campaign_id, unsubscribe_pool, unanswered_unsubscribes)
     figures.sent = _count_state(engine, campaign_id, DeliveryState.sent)
@@ -284,20 +300,40 @@ def _environment(
         SECRET_KEY=get_settings().secret_key,
         SEND_RATE_LIMIT=str(send_rate),
         SEND_BATCH_SIZE="50",
+        # Clicks and opens through the Redis stream, stored by the worker (production's
+        # path, docker-compose.yml): counted once the stream is drained.
+        TRACKING_EVENTS="stream",
     )
     return env
 
 
-def _write_targets(workdir: Path, tokens: list[str], link_count: int) -> list[str]:
-    """One file per wrk thread: the click and open paths it rotates over, and its own
-    share of the unsubscribe links. Returns the tokens of the unsubscribe pool."""
+def stream_length(redis_port: int) -> int:
+    """Events answered and not yet stored by the worker."""
+    client = redis.Redis(port=redis_port, socket_connect_timeout=2)
+    try:
+        return int(client.xlen(STREAM))
+    finally:
+        client.close()
+
+
+def _write_targets(
+    workdir: Path,
+    tokens: list[str],
+    link_count: int,
+    *,
+    unsubscribe_share: float = 0.3,
+    rotate: bool = True,
+) -> list[str]:
+    """One file per wrk thread: the click and open paths it rotates over (none when not
+    `rotate`: the script then only unsubscribes), and its own share of the unsubscribe
+    links, a distinct set of deliveries. Returns the tokens of the unsubscribe pool."""
     shuffled = list(tokens)
     random.Random(9).shuffle(shuffled)
-    pool = len(shuffled) * 3 // 10  # a distinct set of deliveries for unsubscribes
+    pool = int(len(shuffled) * unsubscribe_share)
     unsubscribing, tracked = shuffled[:pool], shuffled[pool:]
     for thread in range(1, THREADS + 1):
         lines: list[str] = []
-        for token in tracked[thread - 1 :: THREADS]:
+        for token in tracked[thread - 1 :: THREADS] if rotate else ():
             links = delivery_links(token)
             assert links.tracking is not None
             click = urlsplit(links.tracking.click).path
@@ -350,6 +386,16 @@ function request()
     local path = pair
     pair = nil
     return unsubscribe(path)
+  end
+  if #rotating == 0 then
+    -- Unsubscribes only: each link of the pool twice at once, then (the pool used up)
+    -- the used links again, which unsubscribe nobody new.
+    if unsubscribe_links < #unsubscribes then
+      unsubscribe_links = unsubscribe_links + 1
+      pair = unsubscribes[unsubscribe_links]
+      return unsubscribe(pair)
+    end
+    return unsubscribe(unsubscribes[issued %% #unsubscribes + 1])
   end
   if issued %% %(every)d == 0 and unsubscribe_links < #unsubscribes then
     unsubscribe_links = unsubscribe_links + 1
@@ -439,7 +485,7 @@ def _count_answers(figures: Figures, workdir: Path, wrk_output: str, pool: int) 
         figures.note(f"{counts['ok_other']} successful answers of no known kind")
     if counts["errors_socket"]:
         figures.note(f"{counts['errors_socket']} socket errors or timeouts")
-    if counts["unsubscribe_links"] >= pool:
+    if pool and counts["unsubscribe_links"] >= pool:
         figures.note(f"the unsubscribe pool ({pool} links) was used up")
     if match := re.search(r"Requests/sec:\s*([\d.]+)", wrk_output):
         figures.requests_per_second = float(match.group(1))
