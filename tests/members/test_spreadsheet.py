@@ -891,7 +891,16 @@ def test_a_value_the_database_refuses_rejects_only_its_row(
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A DataError for one row (a value validation let by) rolls that row back and
-    rejects it; the rest of the import goes on."""
+    rejects it; the rest of the import goes on. The chunk's bulk insert fails first,
+    is rolled back whole, and its rows are applied one by one."""
+    insert_chunk = spreadsheet._insert_chunk
+
+    def refused_chunk(session: Session, actor: str, rows: list[Any]) -> None:
+        insert_chunk(session, actor, rows)  # inserted, then refused: all rolled back
+        if any(r.contact and r.contact.values["email"] == "bad@example.org" for r in rows):
+            raise DataError("INSERT INTO contacts ...", {}, Exception("value too long\nDETAIL"))
+
+    monkeypatch.setattr(spreadsheet, "_insert_chunk", refused_chunk)
     add_contact = service.add_contact
 
     def refused(*args: Any, **kwargs: Any) -> Contact:
