@@ -112,6 +112,9 @@ def dispose_engine() -> None:
     global _engine
     if _engine is not None:
         _engine.dispose()
+        # Sessions are made on the engine bound here: the next one must be new too.
+        if SessionFactory.kw.get("bind") is _engine:
+            SessionFactory.configure(bind=None)
     _engine = None
 
 

@@ -102,3 +102,28 @@ def test_postgresql_connections_run_without_jit() -> None:
             assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
     finally:
         engine.dispose()
+
+
+def test_after_the_settings_change_sessions_use_the_new_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """dispose_engine() after a change of DATABASE_URL: the next session opens the new
+    database, not the one the first engine was bound to (the benchmarks switch)."""
+    from app.core.db import dispose_engine, session_scope
+    from app.core.settings import get_settings
+
+    previous = SessionFactory.kw.get("bind")
+    SessionFactory.configure(bind=None)
+    try:
+        urls = []
+        for name in ("first.db", "second.db"):
+            monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / name}")
+            get_settings.cache_clear()
+            dispose_engine()
+            with session_scope() as session:
+                urls.append(str(session.get_bind().url))
+        assert urls == [f"sqlite:///{tmp_path / 'first.db'}", f"sqlite:///{tmp_path / 'second.db'}"]
+    finally:
+        dispose_engine()
+        get_settings.cache_clear()
+        SessionFactory.configure(bind=previous)
