@@ -47,6 +47,7 @@ import traceback
 from array import array
 from bisect import bisect
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -1701,16 +1702,25 @@ def run(context: Any) -> list[Figure]:
     url: str = context.resources.enter_context(
         scratch_postgres_database(context.postgres, "bench_scale")
     )
+    # In a new process: generate() forks its generating processes, and a fork of this
+    # one, which has run other benchmarks, may inherit a lock that one of their threads
+    # held (a full run hung there).
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as fresh:
+        data = fresh.submit(_prepare_and_generate, url, sizes).result()
+    context.databases["scale"] = url
+    context.facts["scale"] = data
+    return figures(data)
+
+
+def _prepare_and_generate(url: str, sizes: dict[str, int]) -> ScaleData:
     prepare_database(url)
-    data = generate(
+    return generate(
         url,
         organizations=sizes["organizations"],
         deliveries=sizes["deliveries"],
         events=sizes["events"],
     )
-    context.databases["scale"] = url
-    context.facts["scale"] = data
-    return figures(data)
 
 
 @contextmanager
