@@ -26,14 +26,13 @@ import os
 import signal
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis
-from sqlalchemy import create_engine, func, text
-from sqlmodel import Session, col, select
+from sqlalchemy import create_engine, text
+from sqlmodel import Session
 
 from app.delivery.rate_limit import BURST
 from bench import send
@@ -97,8 +96,6 @@ def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
 
 def send_with(env: dict[str, str], count: int, redis_url: str) -> Run:
     """A fresh alert to the whole registry, sent by `count` workers."""
-    from app.campaigns.models import Campaign, CampaignStatus
-    from app.delivery.models import Delivery, DeliveryState
 
     campaign_id = send.write_alert(env)
     # Nothing left from the run before: queued hints, the rate limiter's state.
@@ -109,29 +106,7 @@ def send_with(env: dict[str, str], count: int, redis_url: str) -> Run:
         send.wait_for_workers(env, count)
         send.launch(campaign_id)
         with Session(engine) as session:
-            while True:
-                status = session.scalar(
-                    select(Campaign.status).where(col(Campaign.id) == campaign_id)
-                )
-                left = session.scalar(
-                    select(func.count()).where(
-                        col(Delivery.campaign_id) == campaign_id,
-                        col(Delivery.state).in_([DeliveryState.queued, DeliveryState.sending]),
-                    )
-                )
-                if not left or status is not CampaignStatus.sending:
-                    break
-                session.rollback()
-                time.sleep(0.2)
-            launched = session.scalar(
-                select(Campaign.launched_at).where(col(Campaign.id) == campaign_id)
-            )
-            first, last, sent = session.execute(
-                select(func.min(Delivery.sent_at), func.max(Delivery.sent_at), func.count()).where(
-                    col(Delivery.campaign_id) == campaign_id,
-                    col(Delivery.state) == DeliveryState.sent,
-                )
-            ).one()
+            launched, first, last, sent = send.wait_until_sent(session, campaign_id)
             busiest = session.scalar(
                 text(
                     "SELECT max(n) FROM (SELECT count(*) AS n FROM deliveries "

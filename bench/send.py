@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 from cryptography.hazmat.primitives import serialization
@@ -299,9 +300,35 @@ def wait_for_workers(env: dict[str, str], processes: int, timeout: float = 120) 
     sys.exit("the Celery workers did not come up: run `coalition worker` by hand")
 
 
-def measure(env: dict[str, str], campaign_id: int, workers: int) -> Figures:
+def wait_until_sent(session: Session, campaign_id: int) -> tuple[Any, Any, Any, int]:
+    """Polls until the campaign has nothing left to send; then (launched_at, first and
+    last sent_at, messages sent)."""
     from app.campaigns.models import Campaign, CampaignStatus
     from app.delivery.models import Delivery, DeliveryState
+
+    while True:
+        status = session.scalar(select(Campaign.status).where(col(Campaign.id) == campaign_id))
+        left = session.scalar(
+            select(func.count()).where(
+                col(Delivery.campaign_id) == campaign_id,
+                col(Delivery.state).in_([DeliveryState.queued, DeliveryState.sending]),
+            )
+        )
+        if not left or status is not CampaignStatus.sending:
+            break
+        session.rollback()
+        time.sleep(0.2)
+    launched = session.scalar(select(Campaign.launched_at).where(col(Campaign.id) == campaign_id))
+    first, last, sent = session.execute(
+        select(func.min(Delivery.sent_at), func.max(Delivery.sent_at), func.count()).where(
+            col(Delivery.campaign_id) == campaign_id,
+            col(Delivery.state) == DeliveryState.sent,
+        )
+    ).one()
+    return launched, first, last, sent
+
+
+def measure(env: dict[str, str], campaign_id: int, workers: int) -> Figures:
 
     redis.Redis.from_url(REDIS).flushdb()
     children = [
@@ -322,29 +349,7 @@ def measure(env: dict[str, str], campaign_id: int, workers: int) -> Figures:
         launch(campaign_id)
         snapshot_seconds = time.perf_counter() - snapshot_started
         with Session(engine) as session:
-            while True:
-                status = session.scalar(
-                    select(Campaign.status).where(col(Campaign.id) == campaign_id)
-                )
-                left = session.scalar(
-                    select(func.count()).where(
-                        col(Delivery.campaign_id) == campaign_id,
-                        col(Delivery.state).in_([DeliveryState.queued, DeliveryState.sending]),
-                    )
-                )
-                if not left or status is not CampaignStatus.sending:
-                    break
-                session.rollback()
-                time.sleep(0.2)
-            launched = session.scalar(
-                select(Campaign.launched_at).where(col(Campaign.id) == campaign_id)
-            )
-            first, last, sent = session.execute(
-                select(func.min(Delivery.sent_at), func.max(Delivery.sent_at), func.count()).where(
-                    col(Delivery.campaign_id) == campaign_id,
-                    col(Delivery.state) == DeliveryState.sent,
-                )
-            ).one()
+            launched, first, last, sent = wait_until_sent(session, campaign_id)
         cpu_after = cpu_seconds_by_kind(worker_pids)
         peak = peak_memory_mb(worker_pids)
     finally:
