@@ -66,7 +66,7 @@ class Delivery(SQLModel, table=True):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("campaign_id", "contact_id"),
-        # The claim query: a campaign's queued rows that are due, in id order.
+        # The claim query: a campaign's queued rows that are due, in this order.
         Index("ix_deliveries_claim", "campaign_id", "state", "next_attempt_at", "id"),
     )
 

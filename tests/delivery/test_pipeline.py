@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
@@ -582,3 +583,39 @@ def test_a_database_connection_lost_at_a_checkpoint_costs_no_second_message(
     assert store.expire_leases(session, utcnow() + timedelta(hours=1)) == 0
     assert send_campaign_batch(campaign_id, worker="another").claimed == 0
     assert len(smtp.messages) == 9
+
+
+def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [plan, *(node for child in plan.get("Plans", []) for node in _plan_nodes(child))]
+
+
+def test_a_claim_reads_the_claim_index_in_order_instead_of_sorting_the_queue(
+    client: TestClient, client_as: Any, session: Session, world: World
+) -> None:
+    """Ordered by id alone, PostgreSQL read past every row already sent (or sorted the
+    whole queue) at each claim, which grew with the campaign: a third of the send at
+    100,000 recipients. Halfway through a campaign of 20,000, the claim must walk
+    ix_deliveries_claim in its own order and stop after the batch."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL plan: this run's database is SQLite")
+    campaign_id = launched(client, client_as, **EVERYONE)
+    session.execute(
+        text(
+            "INSERT INTO deliveries (campaign_id, email, language, message_id, token, state,"
+            " attempts, created_at) SELECT :campaign, 'r' || n || '@example.org', 'en',"
+            " 'plan-' || n || '@example.org', 'plan-' || n,"
+            " CASE WHEN n <= 10000 THEN 'sent' ELSE 'queued' END, 0, now()"
+            " FROM generate_series(1, 20000) AS n"
+        ),
+        {"campaign": campaign_id},
+    )
+    session.execute(text("ANALYZE deliveries"))  # rolled back with the rows
+    due = store.due_deliveries(campaign_id, size=200, now=utcnow())
+    compiled = due.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    plan = session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar_one()[0]["Plan"]
+    session.rollback()
+    nodes = _plan_nodes(plan)
+    assert not [node for node in nodes if node["Node Type"] in ("Sort", "Incremental Sort")]
+    scans = [node for node in nodes if "Index Name" in node]
+    assert [scan["Index Name"] for scan in scans] == ["ix_deliveries_claim"]
+    assert "state" in scans[0]["Index Cond"]
