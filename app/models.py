@@ -16,6 +16,7 @@ from app.members.models import (
     OrganizationFocusArea,
     OrganizationLanguage,
 )
+from app.reports.models import ParticipationCount, ParticipationTally
 from app.tracking.models import ActionReport, ResponseEvent
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "OrganizationFocusArea",
     "OrganizationLanguage",
     "OutboxMessage",
+    "ParticipationCount",
+    "ParticipationTally",
     "Region",
     "ResponseEvent",
     "SignInLink",

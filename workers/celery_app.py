@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from app.campaigns.rendering import warm_up
 from app.core.db import dispose_engine, get_engine
 from app.core.settings import DEFAULT_VAR_DIR, Settings, get_settings
+from app.reports.tallies import COUNT_TASK
 from app.tracking.stream import STORE_TASK
 
 SCAN_INTERVAL_SECONDS = 5.0
@@ -55,6 +56,8 @@ def create_celery_app(settings: Settings | None = None) -> Celery:
         beat_sync_every=1,
         beat_schedule={
             "delivery.scan": {"task": "delivery.scan", "schedule": SCAN_INTERVAL_SECONDS},
+            # Large alerts' participation figures (app/reports/tallies.py).
+            COUNT_TASK: {"task": COUNT_TASK, "schedule": settings.report_refresh_seconds},
             # Clicks and opens waiting in Redis (app/tracking/stream.py), when they go
             # that way.
             **(

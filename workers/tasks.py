@@ -6,6 +6,7 @@ from app.core.settings import get_settings
 from app.delivery.mailer import DELIVER_TASK, deliver
 from app.delivery.scan import SEND_BATCH_TASK, ScanReport, run_scan
 from app.delivery.sender import send_campaign_batch
+from app.reports import tallies
 from app.tracking import stream
 from workers.celery_app import celery_app
 
@@ -41,3 +42,9 @@ def store_tracking_events() -> int:
     if not stream.is_enabled(get_engine().dialect.name):
         return 0
     return stream.drain()
+
+
+@celery_app.task(name=tallies.COUNT_TASK)
+def count_participation() -> list[int]:
+    """Count the participation figures of the large alerts that are due."""
+    return tallies.count_due()

@@ -16,15 +16,17 @@ from app.inbound.models import InboundMessage
 from app.members.models import Contact, Organization
 
 
+def region_countries(principal: Principal) -> SelectOfScalar[str]:
+    """The ISO codes of a regional lead's countries: what her scope is made of."""
+    return select(col(Country.iso3)).where(col(Country.region_slug).in_(principal.regions))
+
+
 def visible_organizations(principal: Principal) -> SelectOfScalar[Organization]:
     query = select(Organization)
     if principal.role is Role.secretariat:
         return query
     if principal.role is Role.regional_lead:
-        region_countries = select(Country.iso3).where(
-            col(Country.region_slug).in_(principal.regions)
-        )
-        return query.where(col(Organization.country_iso3).in_(region_countries))
+        return query.where(col(Organization.country_iso3).in_(region_countries(principal)))
     if principal.organization_id is not None:
         return query.where(col(Organization.id) == principal.organization_id)
     return query.where(false())

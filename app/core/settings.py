@@ -79,6 +79,15 @@ class Settings(BaseSettings):
     # direct).
     tracking_events: Literal["direct", "stream"] = "direct"
 
+    # --- participation reports (app/reports) ---
+    # An alert with more recipients than this is not counted at every request: the
+    # workers count it every REPORT_REFRESH_SECONDS (less often when a count takes
+    # long) and the report says when (app/reports/tallies.py).
+    report_live_limit: int = Field(default=20_000, ge=0)
+    report_refresh_seconds: int = Field(default=60, ge=1)
+    # Alerts launched longer ago than this are no longer counted again.
+    report_count_days: int = Field(default=60, ge=1)
+
     # --- mail that comes back: bounces, complaints, replies (app/inbound) ---
     # The mail server's shared secret for POST /api/inbound/... (sent as
     # "Authorization: Bearer <token>", 32+ characters). Empty: only a secretariat login.

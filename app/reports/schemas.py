@@ -2,8 +2,9 @@
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.countries.regions import RegionSlug
 from app.tracking.models import ReportedActionType
@@ -31,6 +32,24 @@ class CampaignReportQuery(BaseModel):
 
 class ParticipationQuery(CampaignReportQuery):
     group_by: GroupBy = Field(default=GroupBy.region, description="One row per what")
+    limit: int | None = Field(
+        default=None,
+        ge=1,
+        le=5000,
+        description="By organisation: this many organisations a page (absent: all of them)",
+    )
+    cursor: str | None = Field(
+        default=None,
+        max_length=400,
+        description="By organisation: `next_cursor` of the previous page",
+    )
+
+    @field_validator("limit", "cursor")
+    @classmethod
+    def _pages_are_by_organization(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and info.data.get("group_by") is not GroupBy.organization:
+            raise ValueError(f"{info.field_name} pages a report by organisation only")
+        return value
 
 
 class NotActedQuery(CampaignReportQuery):
@@ -87,8 +106,17 @@ class ParticipationReport(BaseModel):
     campaign_title: str
     group_by: GroupBy
     region: list[RegionSlug]
+    counted_at: datetime = Field(
+        description="When these figures were counted: now, or for an alert of more than "
+        "REPORT_LIVE_LIMIT recipients, at the workers' last count (every "
+        "REPORT_REFRESH_SECONDS)"
+    )
+    live: bool = Field(description="Counted for this request (false: the last count)")
     groups: list[ParticipationGroup]
-    total: Figures
+    total: Figures = Field(description="Every group's, also when `groups` is one page")
+    next_cursor: str | None = Field(
+        default=None, description="By organisation with a limit: the next page's cursor, if any"
+    )
 
 
 class ReachedContact(BaseModel):

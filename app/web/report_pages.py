@@ -6,8 +6,10 @@ regions' members only, and an alert she may not read does not exist for her (404
 """
 
 import re
+from datetime import timedelta
 from urllib.parse import urlencode
 
+from babel.dates import format_timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
@@ -16,6 +18,7 @@ from app.accounts.auth import StaffUser
 from app.accounts.principal import Role
 from app.core.errors import NotFound
 from app.core.http import SessionDep
+from app.core.settings import get_settings
 from app.reports import service as reports
 from app.reports.charts import (
     Column,
@@ -175,6 +178,13 @@ def results_page(
         "is_lead": principal.role is Role.regional_lead,
         "lead_regions": sorted(label(region) for region in principal.regions),
         "total": total,
+        "counted": {
+            "live": by_region.live,
+            "counted_at": by_region.counted_at,
+            "every": format_timedelta(
+                timedelta(seconds=get_settings().report_refresh_seconds), locale="en"
+            ),
+        },
         "by_region": by_region.groups,
         "by_country": by_country.groups,
         "group_name": _group_name,

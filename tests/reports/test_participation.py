@@ -9,16 +9,15 @@ from sqlmodel import Session
 from app.accounts import service as accounts
 from app.accounts.principal import Role
 from app.campaigns.models import CampaignStatus
-from app.delivery.models import DeliveryState
 from app.reports import service
 from app.reports.schemas import GroupBy, ParticipationQuery
 from app.tracking.models import ResponseKind
-from tests.factories import make_contact, make_organization, make_user
+from tests.factories import make_user
 from tests.reports.world import (
     AFRICA_LEAD,
     SECRETARIAT,
     ReportWorld,
-    make_delivery,
+    make_erased_delivery,
     make_event,
     make_sent_campaign,
 )
@@ -228,12 +227,7 @@ def test_a_draft_has_no_figures(session: Session, client: TestClient) -> None:
 def test_a_delivery_whose_contact_was_erased_still_counts_for_the_secretariat(
     session: Session, client: TestClient, client_as: Any, report_world: ReportWorld
 ) -> None:
-    organization = make_organization(session, name="Gone Soon", country="KEN")
-    contact = make_contact(session, organization)
-    delivery = make_delivery(session, report_world.campaign, contact, DeliveryState.sent)
-    make_event(session, delivery, ResponseKind.clicked)
-    delivery.contact_id = None  # what erasure leaves
-    session.flush()
+    make_erased_delivery(session, report_world.campaign)
 
     report = get(client, campaign_id=report_world.campaign.id)
     erased = report["groups"][-1]

@@ -3,6 +3,7 @@ test_results_browser.py)."""
 
 import html
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from app.accounts import service as accounts
 from app.accounts.principal import Role
 from app.campaigns.models import CampaignStatus
 from app.core.headers import CONTENT_SECURITY_POLICY
+from app.reports import tallies
 from tests.factories import make_user
 from tests.reports.world import ReportWorld, make_sent_campaign
 
@@ -183,3 +185,16 @@ def test_an_alert_nobody_answered_has_empty_lists(
     assert "No action has been reported yet." in page
     assert "No replies." in page
     assert "<svg" not in page  # nothing to draw
+
+
+def test_a_large_alert_says_when_its_figures_were_counted(
+    session: Session, client: TestClient, report_world: ReportWorld
+) -> None:
+    assert 'data-testid="counted-at"' not in results(client, report_world.campaign.id)
+    counted_at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    tallies.count_campaign(session, report_world.campaign, counted_at)
+    page = results(client, report_world.campaign.id)
+    note = section(page, "counted-at")
+    assert 'datetime="2026-11-02T09:30:00+00:00"' in note
+    assert "counted again 1 minute later" in note
+    assert figure(page, "recipients") == "8"  # the count's figures, the same here

@@ -141,6 +141,19 @@ def make_event(
     return event
 
 
+def make_erased_delivery(session: Session, campaign: Campaign) -> Delivery:
+    """A message delivered and clicked whose contact was erased since (what erasure
+    leaves): it still counts, for the secretariat only, in a row with no place."""
+    organization = make_organization(session, name="Gone Soon", country="KEN")
+    delivery = make_delivery(
+        session, campaign, make_contact(session, organization), DeliveryState.sent
+    )
+    make_event(session, delivery, ResponseKind.clicked)
+    delivery.contact_id = None
+    session.flush()
+    return delivery
+
+
 def make_action_report(
     session: Session,
     delivery: Delivery,
