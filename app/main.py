@@ -1,5 +1,8 @@
 """create_app(): routers, middleware, error handlers."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -11,6 +14,7 @@ from app.accounts.auth import Public
 from app.accounts.magic_router import router as magic_link_router
 from app.accounts.router import router as accounts_router
 from app.campaigns.router import router as campaigns_router
+from app.core import jobs
 from app.core.api_docs import document_error_responses, install_api_docs
 from app.core.audit_router import router as audit_router
 from app.core.db import session_scope
@@ -40,8 +44,15 @@ from app.web.router import router as web_router
 from app.web.templating import STATIC_DIR
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    jobs.warm_up()
+    yield
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="Coalition for the ICC: member registry and action alerts",
         version="0.1.0",
         # FastAPI's own /docs and /redoc load from a CDN; install_api_docs serves /docs

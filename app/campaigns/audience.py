@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Annotated, Any, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from sqlalchemy import Integer, and_, case, exists, false, func, literal, or_, select, text
+from sqlalchemy import Integer, and_, case, exists, false, func, literal, not_, or_, select, text
 from sqlalchemy.sql import Select, Subquery
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
@@ -206,19 +206,17 @@ def mailed_recipient_rows(
     the ranking of reasons out keeps the exclusion test (with its suppression lookup)
     evaluated once per contact instead of once per reason, and sorts only eligible
     contacts, which at a million recipients is most of the snapshot's SELECT."""
-    matched = _matched(principal, audience, topics, languages, today or date.today())
-    eligible = (
-        select(
-            matched.c.contact_id,
-            matched.c.email,
-            matched.c.language,
-            func.row_number()
-            .over(partition_by=matched.c.email, order_by=matched.c.contact_id)
-            .label("address_rank"),
-        )
-        .where(matched.c.exclusion.is_(None))
-        .subquery("eligible")
+    matched = _matched(
+        principal, audience, topics, languages, today or date.today(), eligible_only=True
     )
+    eligible = select(
+        matched.c.contact_id,
+        matched.c.email,
+        matched.c.language,
+        func.row_number()
+        .over(partition_by=matched.c.email, order_by=matched.c.contact_id)
+        .label("address_rank"),
+    ).subquery("eligible")
     return select(eligible.c.contact_id, eligible.c.email, eligible.c.language).where(
         eligible.c.address_rank == 1
     )
@@ -230,9 +228,17 @@ def _matched(
     topics: Sequence[str],
     languages: LanguageChoice,
     today: date,
+    *,
+    eligible_only: bool = False,
 ) -> Subquery:
     """Every contact the filter matches within the principal's scope, with its exclusion
-    reason (None when it may be mailed): one row per contact, addresses not yet merged."""
+    reason (None when it may be mailed): one row per contact, addresses not yet merged.
+
+    `eligible_only` keeps the contacts with no reason, tested one condition at a time:
+    PostgreSQL estimates each from its statistics, where it took "the CASE of the
+    reasons is NULL" for 1 contact in 200 and planned the launch snapshot for 41
+    recipients instead of 8,000 (a nested loop over every country: half its time)."""
+    tests = _exclusion_tests(topics, today) if eligible_only else []
     # Starting from the principal's organisations keeps the scoping in one place.
     return (
         visible_organizations(principal)
@@ -253,6 +259,8 @@ def _matched(
         .where(
             col(Organization.membership_status) != MembershipStatus.archived,
             *_filter_conditions(audience),
+            # The columns the tests read are NOT NULL: NOT is "the test is not true".
+            *(not_(test) for test in tests),
         )
         .subquery("matched")
     )
