@@ -297,14 +297,13 @@ def measure(
 
 def small_database(context: Any) -> str:
     """A scratch database with 2,500 generated organisations (dropped at the end of the run)."""
-    from bench.scale import generate, prepare_database
+    from bench.scale import generate_apart
     from tests.conftest import scratch_postgres_database
 
     url: str = context.resources.enter_context(
         scratch_postgres_database(context.postgres, "bench_registry")
     )
-    prepare_database(url)
-    generate(url, organizations=SMALL, deliveries=0, events=0)
+    generate_apart(url, {"organizations": SMALL, "deliveries": 0, "events": 0})
     return url
 
 

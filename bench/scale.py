@@ -1702,15 +1702,19 @@ def run(context: Any) -> list[Figure]:
     url: str = context.resources.enter_context(
         scratch_postgres_database(context.postgres, "bench_scale")
     )
-    # In a new process: generate() forks its generating processes, and a fork of this
-    # one, which has run other benchmarks, may inherit a lock that one of their threads
-    # held (a full run hung there).
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as fresh:
-        data = fresh.submit(_prepare_and_generate, url, sizes).result()
+    data = generate_apart(url, sizes)
     context.databases["scale"] = url
     context.facts["scale"] = data
     return figures(data)
+
+
+def generate_apart(url: str, sizes: dict[str, int]) -> ScaleData:
+    """prepare_database and generate, in a new process. generate() forks its generating
+    processes, and a fork of a process that has run other benchmarks may inherit a lock
+    one of their threads held: full runs hung there, here and in bench/registry.py."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as fresh:
+        return fresh.submit(_prepare_and_generate, url, sizes).result()
 
 
 def _prepare_and_generate(url: str, sizes: dict[str, int]) -> ScaleData:
