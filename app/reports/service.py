@@ -397,6 +397,16 @@ def _sums(rows: Sequence[Any]) -> dict[str, int]:
     return {name: sum(int(getattr(row, name) or 0) for row in rows) for name in _MEASURES}
 
 
+def _summed(rows: Subquery) -> list[Any]:
+    """The report's figures over rows per organisation (or per country): sums, the
+    organisations reached and acted being their rows' flags summed."""
+    return [
+        *(func.sum(rows.c[name]).label(name) for name in _MEASURES[:6]),
+        func.sum(rows.c.reached).label("organizations_reached"),
+        func.sum(rows.c.acted_organization).label("organizations_acted"),
+    ]
+
+
 def _organization_measures(rows: Subquery) -> list[Any]:
     """A row per organisation read as a group: its own figures."""
     return [
@@ -409,14 +419,9 @@ def _organization_measures(rows: Subquery) -> list[Any]:
 def _place_groups(session: Session, by_organization: Subquery, query: ParticipationQuery) -> Any:
     """Per region or per country: the rows summed per country first, then per group."""
     by_country = _per_country(by_organization)
-    measures = [
-        *(func.sum(by_country.c[name]).label(name) for name in _MEASURES[:6]),
-        func.sum(by_country.c.reached).label("organizations_reached"),
-        func.sum(by_country.c.acted_organization).label("organizations_acted"),
-    ]
     groups = _group_columns(query.group_by)
     statement: AnySelect = (
-        select(*groups, *measures)
+        select(*groups, *_summed(by_country))
         .select_from(by_country)
         .outerjoin(Country, col(Country.iso3) == by_country.c.country_iso3)
         .outerjoin(Region, col(Region.slug) == col(Country.region_slug))
@@ -475,14 +480,9 @@ def _row_sums(
     session: Session, by_organization: Subquery, query: ParticipationQuery
 ) -> dict[str, int]:
     """The figures of every row in scope (a page's total is the whole list's)."""
-    rows = by_organization.c
-    statement: AnySelect = select(
-        *(func.coalesce(func.sum(rows[name]), 0).label(name) for name in _MEASURES[:6]),
-        func.coalesce(func.sum(rows.reached), 0).label("organizations_reached"),
-        func.coalesce(func.sum(rows.acted_organization), 0).label("organizations_acted"),
-    )
+    statement: AnySelect = select(*_summed(by_organization))
     if query.region:
-        statement = statement.where(rows.region.in_(query.region))
+        statement = statement.where(by_organization.c.region.in_(query.region))
     return _sums([session.execute(statement).one()])
 
 
