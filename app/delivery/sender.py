@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
@@ -34,7 +33,7 @@ from app.campaigns.audience import current_exclusions
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.rendering import CompiledVariant, TemplateProblem, compile_variant
 from app.campaigns.tokens import recipient_context
-from app.core.db import among_ids, session_scope
+from app.core.db import among_ids, connection_scope, session_scope
 from app.core.settings import Settings, get_settings
 from app.core.types import utcnow
 from app.countries.models import Country
@@ -53,7 +52,7 @@ from app.delivery.messenger import (
 from app.delivery.mime import AlertEnvelope, build_alert
 from app.delivery.models import DeliveryState
 from app.delivery.rate_limit import rate_limiter_for, wait_for_turn
-from app.members.models import BounceStatus, Contact, Organization
+from app.members.models import Contact, Organization
 
 log = logging.getLogger(__name__)
 
@@ -384,34 +383,18 @@ def _record_checkpoint(
     settings: Settings,
     clock: Callable[[], datetime],
 ) -> bool:
-    with session_scope() as session:
-        store.record_results(
-            session,
+    with connection_scope() as connection:
+        checkpoint = store.record_results(
+            connection,
             outcomes,
             worker=worker,
+            campaign_id=campaign_id,
             renew_ids=renew_ids,
             lease_seconds=settings.send_lease_seconds,
+            refused_contacts=permanent_contacts,
             now=clock(),
         )
-        if permanent_contacts:
-            _count_hard_bounces(session, permanent_contacts, clock())
-        status = session.scalar(select(col(Campaign.status)).where(col(Campaign.id) == campaign_id))
-    return status == CampaignStatus.sending
-
-
-def _count_hard_bounces(session: Session, contact_ids: list[int], now: datetime) -> None:
-    """A relay's 5xx for a recipient is a hard bounce: the contact is not mailed again
-    until the address is corrected."""
-    session.execute(
-        update(Contact)
-        .where(col(Contact.id).in_(contact_ids))
-        .values(
-            bounce_status=BounceStatus.hard,
-            hard_bounce_count=col(Contact.hard_bounce_count) + 1,
-            last_bounced_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    return checkpoint.campaign_status == CampaignStatus.sending
 
 
 def _recipients(session: Session, contact_ids: list[int]) -> dict[int, _Recipient]:

@@ -17,17 +17,20 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
+    Connection,
     DateTime,
     Integer,
     Select,
     String,
     Table,
     and_,
+    any_,
     bindparam,
     cast,
     func,
@@ -47,8 +50,9 @@ from app.accounts.principal import Principal, Role
 from app.campaigns.audience import AudienceFilter, LanguageChoice, mailed_recipient_rows
 from app.campaigns.models import Campaign, CampaignStatus
 from app.core.settings import get_settings
-from app.core.types import utcnow
+from app.core.types import UTCDateTime, utcnow
 from app.delivery.models import Delivery, DeliveryState
+from app.members.models import BounceStatus, Contact
 
 # The launch fixes the whole audience, whoever pressed the button.
 _WHOLE_REGISTRY = Principal(actor="system:snapshot", role=Role.secretariat)
@@ -226,94 +230,221 @@ class Outcome:
     at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    written: int  # outcomes written (rows this worker still owned)
+    campaign_status: CampaignStatus | None  # the campaign's status as it was recorded
+
+
 def record_results(
-    session: Session,
-    outcomes: list[Outcome],
+    connection: Connection,
+    outcomes: Sequence[Outcome],
     *,
     worker: str,
+    campaign_id: int | None = None,
     renew_ids: Sequence[int] = (),
     lease_seconds: int = 60,
+    refused_contacts: Sequence[int] = (),
     now: datetime | None = None,
-) -> int:
-    """Write outcomes for the rows this worker still owns and renew its lease on the
-    rows it is still sending; return how many outcomes were written."""
+) -> Checkpoint:
+    """A worker's checkpoint: write the outcomes for the rows it still owns, renew its
+    lease on the rows it is still sending, count the relay's refusals as hard bounces
+    of their contacts (not mailed again until the address is corrected), and read the
+    campaign's status (a person may have paused it meanwhile).
+
+    Every checkpoint of every batch runs this, so on PostgreSQL it is one statement, one
+    round trip, built once per process: each outcome's row is joined to arrays
+    (`unnest`), and the lease and the bounces are data-modifying CTEs beside it. On
+    SQLite (the embedded default) the same statements run one after the other."""
     now = now or utcnow()
-    owned = and_(col(Delivery.lease_owner) == worker, col(Delivery.state) == DeliveryState.sending)
+    rows = [_outcome_row(outcome, now) for outcome in outcomes]
+    lease_until = now + timedelta(seconds=lease_seconds)
+    # No parameter may be named after a column of the tables updated: SQLAlchemy would
+    # add it to their SET clause.
+    if connection.dialect.name == "postgresql":
+        written, status = connection.execute(
+            _checkpoint_statement(),
+            {
+                "worker": worker,
+                "status_of_campaign": campaign_id or 0,
+                "outcome_ids": [row["outcome_id"] for row in rows],
+                "outcome_states": [row["outcome_state"] for row in rows],
+                "outcome_errors": [row["outcome_error"] for row in rows],
+                "outcome_retry_at": [row["outcome_retry_at"] for row in rows],
+                "outcome_sent_at": [row["outcome_sent_at"] for row in rows],
+                "outcome_refunds": [row["outcome_refund"] for row in rows],
+                "renew_ids": list(renew_ids),
+                "lease_until": lease_until,
+                "refused_contacts": list(refused_contacts),
+                "now": now,
+            },
+        ).one()
+        return Checkpoint(int(written), CampaignStatus(status) if status else None)
+    statements = _checkpoint_statements()
     written = 0
-    sent = [(o.delivery_id, o.at or now) for o in outcomes if o.state is DeliveryState.sent]
-    if sent:
-        written += _record_sent(session, sent, owned)
-    for outcome in outcomes:
-        if outcome.state is DeliveryState.sent:
-            continue
-        result = session.execute(
-            update(Delivery)
-            .where(col(Delivery.id) == outcome.delivery_id, owned)
-            .values(
-                state=outcome.state,
-                last_error=(outcome.error or "")[:_ERROR_LENGTH] or None,
-                next_attempt_at=outcome.retry_at,
-                lease_owner=None,
-                lease_expires_at=None,
-                attempts=col(Delivery.attempts) - (1 if outcome.refund_attempt else 0),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        written += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if rows:
+        result = connection.execute(statements.outcome, [{**row, "worker": worker} for row in rows])
+        written = int(result.rowcount or 0)
     if renew_ids:
-        session.execute(
-            update(Delivery)
-            .where(col(Delivery.id).in_(list(renew_ids)), owned)
-            .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
-            .execution_options(synchronize_session=False)
+        connection.execute(
+            statements.renew,
+            {"renew_ids": list(renew_ids), "worker": worker, "lease_until": lease_until},
         )
-    return written
-
-
-_SENT_VALUES = {
-    "state": DeliveryState.sent,
-    "last_error": None,
-    "lease_owner": None,
-    "lease_expires_at": None,
-}
-
-
-def _record_sent(
-    session: Session, sent: list[tuple[int, datetime]], owned: ColumnElement[bool]
-) -> int:
-    """Mark rows sent, each with the moment of its own 250 (the progress rate and "first
-    message out" are measured from it).
-
-    On PostgreSQL one statement joins the rows to two arrays (`unnest`), a third of the
-    client work of one UPDATE per row, whose statement SQLAlchemy compiles once. SQLite
-    (the embedded default) runs the per-row statement as an executemany."""
-    ids = [delivery_id for delivery_id, _ in sent]
-    times = [at for _, at in sent]
-    if session.get_bind().dialect.name == "postgresql":
-        rows = (
-            func.unnest(
-                cast(bindparam("sent_ids", ids), ARRAY(Integer)),
-                cast(bindparam("sent_times", times), ARRAY(DateTime(timezone=True))),
-            )
-            .table_valued("sent_id", "sent_at")
-            .render_derived(name="sent_rows")
+    if refused_contacts:
+        connection.execute(
+            statements.bounce, {"refused_contacts": list(refused_contacts), "now": now}
         )
-        result = session.execute(
-            update(Delivery)
-            .where(col(Delivery.id) == rows.c.sent_id, owned)
-            .values(sent_at=rows.c.sent_at, **_SENT_VALUES)
-            .execution_options(synchronize_session=False)
+    status = connection.execute(
+        statements.status, {"status_of_campaign": campaign_id or 0}
+    ).scalar()
+    return Checkpoint(written, CampaignStatus(status) if status else None)
+
+
+def _outcome_row(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    sent = outcome.state is DeliveryState.sent
+    return {
+        "outcome_id": outcome.delivery_id,
+        "outcome_state": outcome.state.value,
+        "outcome_error": None if sent else (outcome.error or "")[:_ERROR_LENGTH] or None,
+        "outcome_retry_at": outcome.retry_at,
+        # The moment of the row's own 250: the progress rate and "first message out" are
+        # measured from it.
+        "outcome_sent_at": (outcome.at or now) if sent else None,
+        "outcome_refund": 1 if outcome.refund_attempt else 0,
+    }
+
+
+@dataclass(frozen=True)
+class _CheckpointStatements:
+    outcome: Any
+    renew: Any
+    bounce: Any
+    status: Any
+
+
+def _owned(deliveries: Table, worker: Any) -> ColumnElement[bool]:
+    """Rows this worker still holds: after its lease ran out, nothing it writes counts."""
+    return and_(deliveries.c.lease_owner == worker, deliveries.c.state == DeliveryState.sending)
+
+
+def _checkpoint_changes(deliveries: Table, source: Any) -> dict[str, Any]:
+    """What an outcome writes, from `source`'s columns (bind parameters on SQLite, the
+    unnested arrays on PostgreSQL)."""
+    return {
+        "state": source.outcome_state,
+        "last_error": source.outcome_error,
+        "next_attempt_at": source.outcome_retry_at,
+        "sent_at": func.coalesce(source.outcome_sent_at, deliveries.c.sent_at),
+        # The relay was down: that try does not count toward SEND_MAX_ATTEMPTS.
+        "attempts": deliveries.c.attempts - source.outcome_refund,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
+
+
+@cache
+def _checkpoint_statements() -> _CheckpointStatements:
+    """The checkpoint's statements with bind parameters, built once (SQLAlchemy then
+    reuses their compiled form)."""
+    deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
+    contacts: Table = Contact.__table__  # type: ignore[attr-defined]
+    campaigns: Table = Campaign.__table__  # type: ignore[attr-defined]
+    worker = bindparam("worker", type_=String)
+
+    class _Params:
+        outcome_state = bindparam("outcome_state", type_=String)
+        outcome_error = bindparam("outcome_error", type_=String)
+        outcome_retry_at = bindparam("outcome_retry_at", type_=UTCDateTime)
+        outcome_sent_at = bindparam("outcome_sent_at", type_=UTCDateTime)
+        outcome_refund = bindparam("outcome_refund", type_=Integer)
+
+    return _CheckpointStatements(
+        outcome=update(deliveries)
+        .where(deliveries.c.id == bindparam("outcome_id"), _owned(deliveries, worker))
+        .values(_checkpoint_changes(deliveries, _Params)),
+        renew=update(deliveries)
+        .where(
+            deliveries.c.id.in_(bindparam("renew_ids", expanding=True)),
+            _owned(deliveries, worker),
         )
-    else:
-        # Core, for an executemany (the ORM would make it a bulk update by primary key).
-        deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
-        result = session.connection().execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("sent_id"), owned)
-            .values(sent_at=bindparam("sent_at"), **_SENT_VALUES),
-            [{"sent_id": i, "sent_at": at} for i, at in sent],
+        .values(lease_expires_at=bindparam("lease_until", type_=UTCDateTime)),
+        bounce=_hard_bounces(
+            contacts, contacts.c.id.in_(bindparam("refused_contacts", expanding=True))
+        ),
+        status=select(campaigns.c.status).where(campaigns.c.id == bindparam("status_of_campaign")),
+    )
+
+
+def _hard_bounces(contacts: Table, refused: ColumnElement[bool]) -> Any:
+    """A relay's 5xx for a recipient is a hard bounce: the contact is not mailed again
+    until the address is corrected."""
+    return (
+        update(contacts)
+        .where(refused)
+        .values(
+            bounce_status=BounceStatus.hard,
+            hard_bounce_count=contacts.c.hard_bounce_count + 1,
+            last_bounced_at=bindparam("now", type_=UTCDateTime),
         )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    )
+
+
+@cache
+def _checkpoint_statement() -> Any:
+    """PostgreSQL's checkpoint in one statement (see record_results)."""
+    deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
+    contacts: Table = Contact.__table__  # type: ignore[attr-defined]
+    campaigns: Table = Campaign.__table__  # type: ignore[attr-defined]
+    worker = bindparam("worker", type_=String)
+
+    def array(name: str, item: Any) -> Any:
+        return cast(bindparam(name), ARRAY(item))
+
+    outcomes = (
+        func.unnest(
+            array("outcome_ids", Integer),
+            array("outcome_states", String),
+            array("outcome_errors", String),
+            array("outcome_retry_at", DateTime(timezone=True)),
+            array("outcome_sent_at", DateTime(timezone=True)),
+            array("outcome_refunds", Integer),
+        )
+        .table_valued(
+            "outcome_id",
+            "outcome_state",
+            "outcome_error",
+            "outcome_retry_at",
+            "outcome_sent_at",
+            "outcome_refund",
+        )
+        .render_derived(name="outcomes")
+    )
+    written = (
+        update(deliveries)
+        .where(deliveries.c.id == outcomes.c.outcome_id, _owned(deliveries, worker))
+        .values(_checkpoint_changes(deliveries, outcomes.c))
+        .returning(deliveries.c.id)
+        .cte("written")
+    )
+    renewed = (
+        update(deliveries)
+        .where(deliveries.c.id == any_(array("renew_ids", Integer)), _owned(deliveries, worker))
+        .values(lease_expires_at=bindparam("lease_until", type_=UTCDateTime))
+        .returning(deliveries.c.id)
+        .cte("renewed")
+    )
+    bounced = (
+        _hard_bounces(contacts, contacts.c.id == any_(array("refused_contacts", Integer)))
+        .returning(contacts.c.id)
+        .cte("bounced")
+    )
+    # Data-modifying CTEs run to completion whether or not the query reads them.
+    return select(
+        select(func.count()).select_from(written).scalar_subquery(),
+        select(campaigns.c.status)
+        .where(campaigns.c.id == bindparam("status_of_campaign"))
+        .scalar_subquery(),
+    ).add_cte(renewed, bounced)
 
 
 def release(session: Session, delivery_ids: list[int], *, worker: str) -> None:

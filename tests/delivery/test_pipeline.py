@@ -304,8 +304,9 @@ def test_only_the_lease_holder_records_results(
     assert all(c.attempts == 2 for c in retaken)
     # The dead worker comes back and reports: nothing it writes counts any more.
     late = [store.Outcome(c.id, DeliveryState.sent) for c in claims]
-    assert store.record_results(session, late, worker="dead") == 0
-    assert store.record_results(session, late, worker="new") == 4
+    connection = session.connection()
+    assert store.record_results(connection, late, worker="dead").written == 0
+    assert store.record_results(connection, late, worker="new").written == 4
 
 
 def test_pausing_stops_a_worker_at_its_next_checkpoint(
@@ -560,7 +561,7 @@ def test_a_database_connection_lost_at_a_checkpoint_costs_no_second_message(
     real_record_results = store.record_results
     lost: list[int] = []
 
-    def connection_lost_once(*args: Any, **kwargs: Any) -> int:
+    def connection_lost_once(*args: Any, **kwargs: Any) -> store.Checkpoint:
         if not lost:
             lost.append(1)
             raise OperationalError(
