@@ -12,6 +12,7 @@ cached.
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 import pycountry
 from babel import Locale, UnknownLocaleError
@@ -259,6 +260,26 @@ RESERVED_NAMES: frozenset[str] = NAMESPACES | {TRACKING_NAMESPACE}
 # --- Building a recipient's context -------------------------------------------------
 
 
+class CountryFacts(Protocol):
+    """What a recipient's context reads of their country: a `Country`, or the send
+    path's lighter row of the same columns."""
+
+    @property
+    def iso3(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def region_slug(self) -> str: ...
+    @property
+    def rome_statute_status(self) -> object: ...
+    @property
+    def apic_status(self) -> object: ...
+    @property
+    def kampala_status(self) -> object: ...
+    @property
+    def implementing_legislation(self) -> object: ...
+
+
 def recipient_context(
     *,
     language: str,
@@ -266,7 +287,7 @@ def recipient_context(
     contact_role: str,
     organization_name: str,
     organization_acronym: str | None,
-    country: Country,
+    country: CountryFacts,
     links: RecipientLinks,
 ) -> Context:
     """The values of every token for one recipient, in the alert's language (and the

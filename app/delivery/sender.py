@@ -23,16 +23,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from app.campaigns import lifecycle
 from app.campaigns.audience import current_exclusions
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.rendering import CompiledVariant, TemplateProblem, compile_variant
-from app.campaigns.tokens import recipient_context
+from app.campaigns.tokens import CountryFacts, recipient_context
 from app.core.db import among_ids, connection_scope, session_scope
 from app.core.settings import Settings, get_settings
 from app.core.types import utcnow
@@ -90,7 +91,7 @@ class _Recipient:
     role: str
     organization_name: str
     organization_acronym: str | None
-    country: Country
+    country: CountryFacts
 
 
 def send_campaign_batch(
@@ -397,7 +398,21 @@ def _record_checkpoint(
     return checkpoint.campaign_status == CampaignStatus.sending
 
 
+class _CountryRow(NamedTuple):
+    """The columns of a recipient's country that the message reads (CountryFacts)."""
+
+    iso3: str
+    name: str
+    region_slug: str
+    rome_statute_status: str
+    apic_status: str
+    kampala_status: str
+    implementing_legislation: str
+
+
 def _recipients(session: Session, contact_ids: list[int]) -> dict[int, _Recipient]:
+    """The batch's recipients with their organisations and countries, in one query of
+    plain rows: ORM objects for the batch's countries cost a quarter of this step."""
     if not contact_ids:
         return {}
     rows = session.execute(
@@ -408,23 +423,27 @@ def _recipients(session: Session, contact_ids: list[int]) -> dict[int, _Recipien
             col(Contact.role),
             col(Organization.name),
             col(Organization.acronym),
-            col(Organization.country_iso3),
+            col(Country.iso3),
+            col(Country.name),
+            col(Country.region_slug),
+            col(Country.rome_statute_status),
+            col(Country.apic_status),
+            col(Country.kampala_status),
+            col(Country.implementing_legislation),
         )
         .join(Organization, col(Organization.id) == col(Contact.organization_id))
+        .join(Country, col(Country.iso3) == col(Organization.country_iso3))
         .where(among_ids(session, col(Contact.id), contact_ids))
     ).all()
-    # A batch's recipients live in a few dozen countries: each loaded once, not per row.
-    countries = {
-        country.iso3: country
-        for country in session.scalars(
-            select(Country).where(col(Country.iso3).in_({row[-1] for row in rows}))
-        )
-    }
-    return {
-        contact_id: _Recipient(name, role, organization, acronym, countries[iso3])
-        for contact_id, name, role, organization, acronym, iso3 in rows
-        if iso3 in countries
-    }
+    # A batch's recipients live in a few dozen countries: one row each, shared.
+    countries: dict[str, _CountryRow] = {}
+    recipients = {}
+    for contact_id, name, role, organization, acronym, *country in rows:
+        country_row = countries.get(country[0])
+        if country_row is None:
+            country_row = countries[country[0]] = _CountryRow(*country)
+        recipients[contact_id] = _Recipient(name, role, organization, acronym, country_row)
+    return recipients
 
 
 def compiled_variants(campaign: Campaign) -> dict[str, CompiledVariant]:

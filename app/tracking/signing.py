@@ -68,7 +68,7 @@ class LinkSigner:
 
 
 @lru_cache(maxsize=16)
-def _link_signer(secret_key: str, purpose: Purpose) -> LinkSigner:
+def link_signer(secret_key: str, purpose: Purpose) -> LinkSigner:
     return LinkSigner(secret_key, salt=f"coalition.tracking.{purpose.value}")
 
 
@@ -80,7 +80,7 @@ def _form_signer(secret_key: str, purpose: Purpose) -> TimestampSigner:
 
 
 def sign(token: str, purpose: Purpose) -> str:
-    return _link_signer(get_settings().secret_key, purpose).sign(token)
+    return link_signer(get_settings().secret_key, purpose).sign(token)
 
 
 def unsign(signed: str, purpose: Purpose) -> str | None:
@@ -88,7 +88,7 @@ def unsign(signed: str, purpose: Purpose) -> str | None:
     this purpose (tampered, truncated, another purpose's)."""
     if len(signed) > MAX_SIGNED_LENGTH or not signed.isascii():
         return None
-    token = _link_signer(get_settings().secret_key, purpose).unsign(signed)
+    token = link_signer(get_settings().secret_key, purpose).unsign(signed)
     return token if token is not None and _TOKEN.fullmatch(token) else None
 
 
