@@ -108,9 +108,9 @@ def send_campaign_batch(
     settings = settings or get_settings()
     worker = worker or worker_name()
     report = BatchReport()
-    with session_scope() as session:
+    with connection_scope() as connection:
         claims = store.claim_batch(
-            session,
+            connection,
             campaign_id,
             worker=worker,
             size=settings.send_batch_size,

@@ -154,7 +154,12 @@ class ClaimedDelivery:
     attempts: int
 
 
-def due_deliveries(campaign_id: int, *, size: int, now: datetime) -> Select[Any]:
+def due_deliveries(
+    campaign_id: int | ColumnElement[int],
+    *,
+    size: int | ColumnElement[int],
+    now: datetime | ColumnElement[datetime],
+) -> Select[Any]:
     """The next `size` queued rows of the campaign that are due, locked (others skipped).
 
     In the claim index's own order (ix_deliveries_claim: campaign, state,
@@ -176,7 +181,7 @@ def due_deliveries(campaign_id: int, *, size: int, now: datetime) -> Select[Any]
 
 
 def claim_batch(
-    session: Session,
+    connection: Connection,
     campaign_id: int,
     *,
     worker: str,
@@ -185,33 +190,57 @@ def claim_batch(
     now: datetime | None = None,
 ) -> list[ClaimedDelivery]:
     """Lease the next due deliveries of a campaign that is sending. The caller commits
-    at once, before any SMTP, so that other workers see the claim."""
+    at once, before any SMTP, so that other workers see the claim.
+
+    In Core, with statements built once per process: a batch's claim is on the send
+    path, and an ORM session around it cost more than the claim itself."""
     now = now or utcnow()
-    status = session.scalar(select(col(Campaign.status)).where(col(Campaign.id) == campaign_id))
+    status = connection.execute(
+        _checkpoint_statements().status, {"status_of_campaign": campaign_id}
+    ).scalar()
     if status != CampaignStatus.sending:
         return []
-    due = due_deliveries(campaign_id, size=size, now=now)
-    claimed = session.execute(
-        update(Delivery)
-        .where(col(Delivery.id).in_(due.scalar_subquery()))
-        .values(
-            state=DeliveryState.sending,
-            lease_owner=worker,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-            attempts=col(Delivery.attempts) + 1,
-        )
-        .returning(
-            col(Delivery.id),
-            col(Delivery.contact_id),
-            col(Delivery.email),
-            col(Delivery.language),
-            col(Delivery.message_id),
-            col(Delivery.token),
-            col(Delivery.attempts),
-        )
-        .execution_options(synchronize_session=False)
+    claimed = connection.execute(
+        _claim_statement(),
+        {
+            "claim_campaign": campaign_id,
+            "claim_size": size,
+            "claim_now": now,
+            "claim_worker": worker,
+            "claim_until": now + timedelta(seconds=lease_seconds),
+        },
     ).all()
     return sorted((ClaimedDelivery(*row) for row in claimed), key=lambda claim: claim.id)
+
+
+@cache
+def _claim_statement() -> Any:
+    # No parameter may be named after a column of deliveries (see record_results).
+    deliveries: Table = Delivery.__table__  # type: ignore[attr-defined]
+    due = due_deliveries(
+        bindparam("claim_campaign", type_=Integer),
+        size=bindparam("claim_size", type_=Integer),
+        now=bindparam("claim_now", type_=UTCDateTime),
+    )
+    return (
+        update(deliveries)
+        .where(deliveries.c.id.in_(due.scalar_subquery()))
+        .values(
+            state=DeliveryState.sending,
+            lease_owner=bindparam("claim_worker", type_=String),
+            lease_expires_at=bindparam("claim_until", type_=UTCDateTime),
+            attempts=deliveries.c.attempts + 1,
+        )
+        .returning(
+            deliveries.c.id,
+            deliveries.c.contact_id,
+            deliveries.c.email,
+            deliveries.c.language,
+            deliveries.c.message_id,
+            deliveries.c.token,
+            deliveries.c.attempts,
+        )
+    )
 
 
 @dataclass(frozen=True)

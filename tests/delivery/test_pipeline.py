@@ -280,12 +280,12 @@ def test_only_the_lease_holder_records_results(
     now = utcnow()
     with session.begin_nested():
         claims = store.claim_batch(
-            session, campaign_id, worker="dead", size=4, lease_seconds=60, now=now
+            session.connection(), campaign_id, worker="dead", size=4, lease_seconds=60, now=now
         )
     assert len(claims) == 4
     # Another worker sees only the rest.
     others = store.claim_batch(
-        session, campaign_id, worker="alive", size=100, lease_seconds=60, now=now
+        session.connection(), campaign_id, worker="alive", size=100, lease_seconds=60, now=now
     )
     assert len(others) == 6
     assert {c.id for c in claims}.isdisjoint({c.id for c in others})
@@ -293,7 +293,7 @@ def test_only_the_lease_holder_records_results(
     assert store.expire_leases(session, now + timedelta(seconds=30)) == 0
     assert store.expire_leases(session, now + timedelta(seconds=61)) == 10
     retaken = store.claim_batch(
-        session,
+        session.connection(),
         campaign_id,
         worker="new",
         size=4,
@@ -435,7 +435,7 @@ def test_cancelling_mid_send_leaves_the_rest_unsent_and_the_figures_whole(
 ) -> None:
     campaign_id = launched(client, client_as, **EVERYONE)
     with session.begin_nested():
-        store.claim_batch(session, campaign_id, worker="w", size=3, lease_seconds=60)
+        store.claim_batch(session.connection(), campaign_id, worker="w", size=3, lease_seconds=60)
     assert client.post(f"/api/campaigns/{campaign_id}/cancel").status_code == 200
     progress = client.get(f"/api/campaigns/{campaign_id}").json()["progress"]
     assert progress["suppressed"] == 7  # never sent: left out, with the reason
@@ -534,11 +534,21 @@ def test_a_row_whose_worker_dies_every_time_fails_instead_of_looping(
     for crash in range(attempts):
         later = now + timedelta(minutes=2 * crash)
         claimed = store.claim_batch(
-            session, campaign_id, worker=f"dies-{crash}", size=10, lease_seconds=60, now=later
+            session.connection(),
+            campaign_id,
+            worker=f"dies-{crash}",
+            size=10,
+            lease_seconds=60,
+            now=later,
         )
         assert len(claimed) == 1  # I (J is paused)
         store.expire_leases(session, later + timedelta(seconds=61))  # the worker died
-    assert store.claim_batch(session, campaign_id, worker="next", size=10, lease_seconds=60) == []
+    assert (
+        store.claim_batch(
+            session.connection(), campaign_id, worker="next", size=10, lease_seconds=60
+        )
+        == []
+    )
     [row] = deliveries(session, campaign_id)
     assert row.state == "failed"
     assert row.last_error == f"gave up: claimed {attempts} times and never finished"
