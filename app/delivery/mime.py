@@ -14,6 +14,7 @@ ValueError naming the header.
 """
 
 import binascii
+import itertools
 import re
 import secrets
 from collections.abc import Iterable
@@ -105,7 +106,7 @@ def build_alert(envelope: AlertEnvelope, *, text: str, html: str) -> bytes:
     date = envelope.date
     if date.tzinfo is None or date.utcoffset() is None:
         raise ValueError("Date: the datetime must be timezone-aware")
-    boundary = "=_" + secrets.token_hex(12)  # '_' never occurs in base64, '=' forces quoting
+    boundary = _next_boundary()
     lines = [
         _mailbox_header("From", envelope.from_header),
         _address_header("To", envelope.to_name, envelope.to_address),
@@ -140,6 +141,18 @@ def build_alert(envelope: AlertEnvelope, *, text: str, html: str) -> bytes:
             b"--\r\n",
         )
     )
+
+
+# '_' never occurs in base64, and '=' forces quoting. Different for each message of a
+# process without asking the kernel for randomness each time (a system call per
+# message): a random part per process, then a counter. A repeat in another process is
+# harmless: base64 content can never contain a boundary.
+_BOUNDARY_PREFIX = "=_" + secrets.token_hex(8) + "_"
+_boundary_numbers = itertools.count(1)
+
+
+def _next_boundary() -> str:
+    return f"{_BOUNDARY_PREFIX}{next(_boundary_numbers):08x}"
 
 
 def format_address(name: str, address: str, *, header: str = "address") -> str:

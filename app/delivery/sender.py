@@ -31,7 +31,7 @@ from sqlmodel import Session, col
 
 from app.campaigns import lifecycle
 from app.campaigns.audience import current_exclusions
-from app.campaigns.models import Campaign, CampaignStatus
+from app.campaigns.models import Campaign, CampaignStatus, CampaignVariant
 from app.campaigns.rendering import CompiledVariant, TemplateProblem, compile_variant
 from app.campaigns.tokens import CountryFacts, recipient_context
 from app.core.db import among_ids, connection_scope, session_scope
@@ -123,11 +123,10 @@ def send_campaign_batch(
     if on_claimed is not None:
         on_claimed(campaign_id, len(claims))
     with session_scope(writes=False) as session:
-        campaign = session.get_one(Campaign, campaign_id)
-        variants = compiled_variants(campaign)
+        variants, topics = _campaign_for_sending(session, campaign_id)
         recipients = _recipients(session, [c.contact_id for c in claims if c.contact_id])
         excluded = current_exclusions(
-            session, [c.contact_id for c in claims if c.contact_id], topics=campaign.topics
+            session, [c.contact_id for c in claims if c.contact_id], topics=topics
         )
     own_messenger = messenger is None
     messenger = messenger or shared_messenger(settings)
@@ -446,22 +445,37 @@ def _recipients(session: Session, contact_ids: list[int]) -> dict[int, _Recipien
     return recipients
 
 
-def compiled_variants(campaign: Campaign) -> dict[str, CompiledVariant]:
-    """Each variant compiled once per campaign version, however many batches follow,
-    with the click and open counting the campaign asks for."""
-    return _compiled(
-        campaign.id or 0,
-        campaign.updated_at.isoformat(),
-        tuple((v.language, v.subject, v.body) for v in campaign.variants),
-        campaign.track_clicks,
-        campaign.track_opens,
+def _campaign_for_sending(
+    session: Session, campaign_id: int
+) -> tuple[dict[str, CompiledVariant], list[str]]:
+    """The campaign's variants, compiled once per campaign version however many
+    batches follow, with the click and open counting it asks for; and its topics.
+
+    Read as plain rows: loading the campaign as an ORM object with its relationships
+    cost 5 ms a batch, more than the batch's recipients."""
+    topics, track_clicks, track_opens = session.execute(
+        sa_select(
+            col(Campaign.topics), col(Campaign.track_clicks), col(Campaign.track_opens)
+        ).where(col(Campaign.id) == campaign_id)
+    ).one()
+    variants: tuple[tuple[str, str, str], ...] = tuple(
+        (language, subject, body)
+        for language, subject, body in session.execute(
+            sa_select(
+                col(CampaignVariant.language),
+                col(CampaignVariant.subject),
+                col(CampaignVariant.body),
+            )
+            .where(col(CampaignVariant.campaign_id) == campaign_id)
+            .order_by(col(CampaignVariant.language))
+        )
     )
+    return _compiled(campaign_id, variants, track_clicks, track_opens), list(topics or [])
 
 
 @lru_cache(maxsize=32)
 def _compiled(
     campaign_id: int,
-    version: str,
     variants: tuple[tuple[str, str, str], ...],
     track_clicks: bool,
     track_opens: bool,
