@@ -171,6 +171,14 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def among_ids_parameter(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
+    """`among_ids` with the ids left to a named parameter, for a statement built once
+    and run many times (execute it with `{name: [ids]}`)."""
+    if dialect == "postgresql":
+        return column == any_(cast(bindparam(name), ARRAY(Integer)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def among_ids(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
     """`column IN (ids)`, as `column = ANY(:ids)` with one array parameter on
     PostgreSQL: a list of hundreds of ids otherwise makes a statement of hundreds of
