@@ -8,7 +8,7 @@ rely on them) and lets a unit of work that writes take the write lock up front
 failing with "database is locked" when it upgrades a read lock.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -172,17 +172,11 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def among_ids_parameter(dialect: str, column: Any, name: str) -> ColumnElement[bool]:
-    """`among_ids` with the ids left to a named parameter, for a statement built once
-    and run many times (execute it with `{name: [ids]}`)."""
+    """`column IN (ids)` with the ids left to a named parameter, for a statement built
+    once and run many times (execute it with `{name: [ids]}`). On PostgreSQL it is
+    `column = ANY(:name)`, one array parameter: a list of hundreds of ids otherwise
+    makes a statement of hundreds of parameters that the driver parses anew every time
+    (too long for its cache)."""
     if dialect == "postgresql":
         return column == any_(cast(bindparam(name), ARRAY(Integer)))
     return column.in_(bindparam(name, expanding=True))
-
-
-def among_ids(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
-    """`column IN (ids)`, as `column = ANY(:ids)` with one array parameter on
-    PostgreSQL: a list of hundreds of ids otherwise makes a statement of hundreds of
-    parameters that the driver parses anew every time (too long for its cache)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(cast(bindparam(None, list(ids)), ARRAY(Integer)))
-    return column.in_(ids)

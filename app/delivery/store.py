@@ -279,7 +279,9 @@ def record_results(
     """A worker's checkpoint: write the outcomes for the rows it still owns, renew its
     lease on the rows it is still sending, count the relay's refusals as hard bounces
     of their contacts (not mailed again until the address is corrected), and read the
-    campaign's status (a person may have paused it meanwhile).
+    campaign's status (a person may have paused it meanwhile). A refusal counts only
+    where this checkpoint wrote the row's failure: a worker that lost its lease, or a
+    checkpoint tried again after a commit that landed, counts no bounce.
 
     Every checkpoint of every batch runs this, so on PostgreSQL it is one statement, one
     round trip, built once per process: each outcome's row is joined to arrays
@@ -287,6 +289,10 @@ def record_results(
     SQLite (the embedded default) the same statements run one after the other."""
     now = now or utcnow()
     rows = [_outcome_row(outcome, now) for outcome in outcomes]
+    # A row with an outcome is no longer being sent: never renewed in the same breath
+    # (two updates of one row in one PostgreSQL statement apply only one of them).
+    written_ids = {row["outcome_id"] for row in rows}
+    renew_ids = [delivery_id for delivery_id in renew_ids if delivery_id not in written_ids]
     lease_until = now + timedelta(seconds=lease_seconds)
     # No parameter may be named after a column of the tables updated: SQLAlchemy would
     # add it to their SET clause.
@@ -311,6 +317,16 @@ def record_results(
         return Checkpoint(int(written), CampaignStatus(status) if status else None)
     statements = _checkpoint_statements()
     written = 0
+    if refused_contacts and rows:  # first: the outcomes end the ownership it checks
+        connection.execute(
+            statements.bounce,
+            {
+                "refused_contacts": list(refused_contacts),
+                "outcome_ids": list(written_ids),
+                "worker": worker,
+                "now": now,
+            },
+        )
     if rows:
         result = connection.execute(statements.outcome, [{**row, "worker": worker} for row in rows])
         written = int(result.rowcount or 0)
@@ -318,10 +334,6 @@ def record_results(
         connection.execute(
             statements.renew,
             {"renew_ids": list(renew_ids), "worker": worker, "lease_until": lease_until},
-        )
-    if refused_contacts:
-        connection.execute(
-            statements.bounce, {"refused_contacts": list(refused_contacts), "now": now}
         )
     status = connection.execute(
         statements.status, {"status_of_campaign": campaign_id or 0}
@@ -335,12 +347,19 @@ def _outcome_row(outcome: Outcome, now: datetime) -> dict[str, Any]:
         "outcome_id": outcome.delivery_id,
         "outcome_state": outcome.state.value,
         "outcome_error": None if sent else (outcome.error or "")[:_ERROR_LENGTH] or None,
-        "outcome_retry_at": outcome.retry_at,
+        "outcome_retry_at": _aware(outcome.retry_at),
         # The moment of the row's own 250: the progress rate and "first message out" are
         # measured from it.
-        "outcome_sent_at": (outcome.at or now) if sent else None,
+        "outcome_sent_at": _aware(outcome.at or now) if sent else None,
         "outcome_refund": 1 if outcome.refund_attempt else 0,
     }
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """As UTCDateTime checks a column's value (PostgreSQL's arrays bypass it)."""
+    if moment is not None and moment.utcoffset() is None:
+        raise ValueError("naive datetime given for a delivery's outcome")
+    return moment
 
 
 @dataclass(frozen=True)
@@ -398,7 +417,16 @@ def _checkpoint_statements() -> _CheckpointStatements:
         )
         .values(lease_expires_at=bindparam("lease_until", type_=UTCDateTime)),
         bounce=_hard_bounces(
-            contacts, contacts.c.id.in_(bindparam("refused_contacts", expanding=True))
+            contacts,
+            and_(
+                contacts.c.id.in_(bindparam("refused_contacts", expanding=True)),
+                contacts.c.id.in_(
+                    select(deliveries.c.contact_id).where(
+                        deliveries.c.id.in_(bindparam("outcome_ids", expanding=True)),
+                        _owned(deliveries, worker),
+                    )
+                ),
+            ),
         ),
         status=select(campaigns.c.status).where(campaigns.c.id == bindparam("status_of_campaign")),
     )
@@ -452,7 +480,7 @@ def _checkpoint_statement() -> Any:
         update(deliveries)
         .where(deliveries.c.id == outcomes.c.outcome_id, _owned(deliveries, worker))
         .values(_checkpoint_changes(deliveries, outcomes.c))
-        .returning(deliveries.c.id)
+        .returning(deliveries.c.id, deliveries.c.contact_id, deliveries.c.state)
         .cte("written")
     )
     renewed = (
@@ -463,7 +491,17 @@ def _checkpoint_statement() -> Any:
         .cte("renewed")
     )
     bounced = (
-        _hard_bounces(contacts, contacts.c.id == any_(array("refused_contacts", Integer)))
+        _hard_bounces(
+            contacts,
+            and_(
+                contacts.c.id == any_(array("refused_contacts", Integer)),
+                contacts.c.id.in_(
+                    select(written.c.contact_id).where(
+                        written.c.state == DeliveryState.failed.value
+                    )
+                ),
+            ),
+        )
         .returning(contacts.c.id)
         .cte("bounced")
     )

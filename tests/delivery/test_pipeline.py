@@ -309,6 +309,92 @@ def test_only_the_lease_holder_records_results(
     assert store.record_results(connection, late, worker="new").written == 4
 
 
+def test_a_checkpoint_writes_every_kind_of_outcome_for_the_rows_it_owns(
+    client: TestClient, client_as: Any, session: Session, world: World
+) -> None:
+    """One checkpoint, every outcome a batch can have: on PostgreSQL it is one
+    statement over arrays, on SQLite a few; both must write the same thing."""
+    campaign_id = launched(client, client_as, **EVERYONE)
+    connection = session.connection()
+    now = utcnow()
+    claims = store.claim_batch(
+        connection, campaign_id, worker="w", size=6, lease_seconds=60, now=now
+    )
+    sent, relay_down, deferred, refused, gave_up, still_sending = claims
+    contacts_before = {
+        contact.id: contact.hard_bounce_count for contact in session.scalars(select(Contact))
+    }
+    answered = now - timedelta(seconds=2)
+    checkpoint = store.record_results(
+        connection,
+        [
+            store.Outcome(sent.id, DeliveryState.sent, at=answered),
+            store.Outcome(
+                relay_down.id,
+                DeliveryState.queued,
+                "relay down",
+                retry_at=now + timedelta(seconds=10),
+                refund_attempt=True,
+            ),
+            store.Outcome(
+                deferred.id, DeliveryState.queued, "451 later", retry_at=now + timedelta(minutes=1)
+            ),
+            store.Outcome(refused.id, DeliveryState.failed, "550 no such user"),
+            store.Outcome(gave_up.id, DeliveryState.failed, "gave up: 451 later"),
+        ],
+        worker="w",
+        campaign_id=campaign_id,
+        # A row with an outcome is never renewed with it.
+        renew_ids=[still_sending.id, sent.id],
+        lease_seconds=120,
+        refused_contacts=[refused.contact_id or 0],
+        now=now,
+    )
+    assert checkpoint == store.Checkpoint(written=5, campaign_status=CampaignStatus.sending)
+    rows = {row.id: row for row in deliveries(session, campaign_id)}
+    assert (rows[sent.id].state, rows[sent.id].sent_at) == (DeliveryState.sent, answered)
+    assert rows[sent.id].lease_owner is None
+    assert rows[sent.id].lease_expires_at is None
+    assert rows[relay_down.id].state == DeliveryState.queued
+    assert rows[relay_down.id].attempts == 0  # the relay's fault: the try is given back
+    assert rows[relay_down.id].next_attempt_at == now + timedelta(seconds=10)
+    assert rows[deferred.id].attempts == 1
+    assert rows[deferred.id].next_attempt_at == now + timedelta(minutes=1)
+    assert rows[deferred.id].last_error == "451 later"
+    assert {rows[refused.id].state, rows[gave_up.id].state} == {DeliveryState.failed}
+    assert all(rows[row.id].sent_at is None for row in claims[1:])
+    assert rows[still_sending.id].state == DeliveryState.sending
+    assert rows[still_sending.id].lease_expires_at == now + timedelta(seconds=120)
+    bounced = session.get_one(Contact, refused.contact_id)
+    assert bounced.bounce_status == BounceStatus.hard
+    assert bounced.hard_bounce_count == contacts_before[bounced.id] + 1
+    assert bounced.last_bounced_at == now
+    # Only the refusal bounces: giving up after temporary failures does not.
+    assert session.get_one(Contact, gave_up.contact_id).bounce_status != BounceStatus.hard
+
+    # A worker that no longer holds the row writes nothing and counts no bounce.
+    late = store.record_results(
+        connection,
+        [store.Outcome(still_sending.id, DeliveryState.failed, "550 no such user")],
+        worker="presumed-dead",
+        campaign_id=campaign_id,
+        refused_contacts=[still_sending.contact_id or 0],
+        now=now,
+    )
+    assert late.written == 0
+    session.expire_all()
+    still = session.get_one(Contact, still_sending.contact_id)
+    assert still.hard_bounce_count == contacts_before[still.id]
+    assert deliveries(session, campaign_id)[claims.index(still_sending)].state == "sending"
+    # Times go in as UTC or not at all, on either database.
+    with pytest.raises(ValueError, match="naive"):
+        store.record_results(
+            connection,
+            [store.Outcome(still_sending.id, DeliveryState.sent, at=datetime(2026, 1, 1))],
+            worker="w",
+        )
+
+
 def test_pausing_stops_a_worker_at_its_next_checkpoint(
     client: TestClient,
     client_as: Any,
