@@ -220,7 +220,7 @@ def pending(redis_client: redis.Redis) -> int:
 def drain(*, batch: int = BATCH, budget: timedelta = timedelta(seconds=20)) -> int:
     """Store what the stream holds, a batch per transaction, for at most `budget`;
     returns how many events were new."""
-    from app.core.db import session_scope
+    from app.core.db import connection_scope
 
     redis_client = client()
     started = datetime.now()
@@ -229,8 +229,8 @@ def drain(*, batch: int = BATCH, budget: timedelta = timedelta(seconds=20)) -> i
         entries = read_batch(redis_client, batch=batch)
         if not entries:
             break
-        with session_scope() as session:
-            stored += store(session.connection(), entries)
+        with connection_scope() as connection:
+            stored += store(connection, entries)
         acknowledge(redis_client, [entry_id for entry_id, _fields in entries])
     return stored
 
