@@ -2,9 +2,10 @@
 
 - `SmtpMessenger`: the relay at SMTP_URL, over one connection reused for as long as it
   works (reopened when the relay drops it). Where the relay offers PIPELINING (RFC
-  2920), each message costs one write and one wait: the content of one message, its
+  2920), each message costs one write and no wait: the content of one message, its
   final dot and the next message's MAIL, RCPT and DATA go out together (section 3.1),
-  so the 250 for a message is read while the next one is under way.
+  and their replies are read just before the write after (by when they have come), so
+  the worker builds the next message while the relay answers.
 - `OutboxMessenger`: the embedded default; messages are kept in the outbox table for
   staff to read on the outbox page, and nothing leaves the machine.
 
@@ -88,6 +89,17 @@ class _Awaiting:
     done: Done
 
 
+@dataclass
+class _InFlight:
+    """What the last write asked of the relay: the 250 for the content it carried, and
+    the replies to MAIL, RCPT and DATA for the envelope it carried. They are read just
+    before the next write (or at the flush), by when they have arrived: the worker
+    builds the next message meanwhile instead of waiting on the relay."""
+
+    content: _Awaiting | None
+    envelope: tuple[OutgoingMessage, Done] | None
+
+
 class SmtpMessenger:
     # A connection unused this long is checked with a NOOP before the next message:
     # relays close idle connections (Postfix after 300 s), and a message must not be
@@ -100,9 +112,11 @@ class SmtpMessenger:
         self._connection: smtplib.SMTP | None = None
         self._last_used = 0.0
         self._awaiting: _Awaiting | None = None
+        self._in_flight: _InFlight | None = None
 
     def send(self, message: OutgoingMessage, done: Done) -> None:
-        if self._awaiting is None or self._connection is None:
+        self._read_replies()
+        if self._awaiting is None:  # nothing held: the connection may be (re)opened
             try:
                 connection = self._open_connection()
             except (OSError, smtplib.SMTPException) as error:
@@ -112,12 +126,14 @@ class SmtpMessenger:
                 done(self._send_plain(connection, message))
                 return
         envelope = f"MAIL FROM:<{message.envelope_from}>\r\nRCPT TO:<{message.to}>\r\nDATA\r\n"
-        self._pipelined(envelope.encode(), message, done)
+        self._write(envelope.encode(), (message, done))
 
     def flush(self) -> None:
-        """Send the content still held back and read its reply."""
+        """Send the content still held back and read every reply still due."""
+        self._read_replies()
         if self._awaiting is not None:
-            self._pipelined(b"", None, None)
+            self._write(b"", None)
+            self._read_replies()
 
     def _send_plain(self, connection: smtplib.SMTP, message: OutgoingMessage) -> SendFailure | None:
         try:
@@ -138,11 +154,9 @@ class SmtpMessenger:
             return TemporaryFailure(describe_error(error), relay_down=True)
         return None
 
-    def _pipelined(
-        self, envelope: bytes, message: OutgoingMessage | None, done: Done | None
-    ) -> None:
-        """One write (the held-back content, then `envelope`), then the replies: the
-        held-back message's 250, then MAIL, RCPT and DATA for `message`.
+    def _write(self, envelope: bytes, message: tuple[OutgoingMessage, Done] | None) -> None:
+        """One write: the held-back content, then `envelope`. Their replies are read by
+        the next `_read_replies`.
 
         The addresses were validated when they were stored (and the bounce address is
         ours), so they go out as they are, without smtplib's slow address parser."""
@@ -151,13 +165,33 @@ class SmtpMessenger:
         assert connection is not None
         try:
             connection.send((awaiting.content if awaiting else b"") + envelope)
+        except (OSError, smtplib.SMTPException) as error:  # dropped, refused, timed out
+            self._drop()
+            failure = TemporaryFailure(describe_error(error), relay_down=True)
             if awaiting is not None:
+                awaiting.done(failure)
+            if message is not None:
+                message[1](failure)
+            return
+        self._in_flight = _InFlight(awaiting, message)
+
+    def _read_replies(self) -> None:
+        """The replies to the last write: the held-back message's 250, then MAIL, RCPT
+        and DATA for the next message, which is held back in turn (or told its refusal)."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is None:
+            return
+        connection = self._connection
+        content, envelope = in_flight.content, in_flight.envelope
+        assert connection is not None
+        try:
+            if content is not None:
                 code, reply = connection.getreply()
-                awaiting.done(None if code == 250 else _classified(code, reply))
-                awaiting = None  # told
+                content.done(None if code == 250 else _classified(code, reply))
+                content = None  # told
                 if code == 421:  # the relay is closing the connection: nothing more comes
                     raise smtplib.SMTPServerDisconnected(f"{code} {reply!r}")
-            if message is None or done is None:
+            if envelope is None:
                 self._last_used = time.monotonic()
                 return
             mail_reply = connection.getreply()
@@ -166,12 +200,13 @@ class SmtpMessenger:
         except (OSError, smtplib.SMTPException) as error:  # dropped, refused, timed out
             self._drop()
             failure = TemporaryFailure(describe_error(error), relay_down=True)
-            if awaiting is not None:
-                awaiting.done(failure)
-            if done is not None:
-                done(failure)
+            if content is not None:
+                content.done(failure)
+            if envelope is not None:
+                envelope[1](failure)
             return
         self._last_used = time.monotonic()
+        message, done = envelope
         refused = _envelope_refusal(mail_reply, rcpt_reply, data_reply)
         if refused is None:
             self._awaiting = _Awaiting(_data_content(message.raw), done)

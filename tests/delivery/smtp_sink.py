@@ -43,6 +43,8 @@ class SmtpSink:
     mails_seen: int = 0
     # Offer PIPELINING in the EHLO reply (real relays do; off to test the plain path).
     pipelining: bool = True
+    # When given, replies to MAIL wait until it is set (a relay slow to answer).
+    answer_mail: threading.Event | None = None
     messages: list[ReceivedMessage] = field(default_factory=list)
     recipients_seen: int = 0
     logins: list[tuple[str, str]] = field(default_factory=list)
@@ -94,6 +96,8 @@ class _Handler(socketserver.StreamRequestHandler):
                 sink.logins.append((user, password))
                 self.reply("235 2.7.0 Authentication successful")
             elif verb == "MAIL":
+                if sink.answer_mail is not None:
+                    sink.answer_mail.wait()
                 sink.mails_seen += 1
                 if sink.close_every and sink.mails_seen % sink.close_every == 0:
                     self.reply("421 4.3.2 Service shutting down, closing transmission channel")
@@ -152,9 +156,11 @@ def running_smtp_sink(
     defer_every: int = 0,
     close_every: int = 0,
     pipelining: bool = True,
+    answer_mail: threading.Event | None = None,
 ) -> Iterator[SmtpSink]:
     """A sink on `port` (0: any free one); `defer_every` answers 451 to every n-th
-    recipient, `close_every` 421 to every n-th MAIL (and hangs up)."""
+    recipient, `close_every` 421 to every n-th MAIL (and hangs up); with `answer_mail`,
+    MAIL is answered only once that event is set."""
     server = _Server(("127.0.0.1", port), _Handler)
     host, bound_port = server.server_address[:2]
     server.sink = SmtpSink(
@@ -164,6 +170,7 @@ def running_smtp_sink(
         defer_every=defer_every,
         close_every=close_every,
         pipelining=pipelining,
+        answer_mail=answer_mail,
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -2,6 +2,7 @@
 the connection usable, outcomes told for every message, and a connection that went
 stale between batches."""
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -131,3 +132,27 @@ def test_a_closing_relay_fails_what_follows_without_losing_what_it_took() -> Non
     assert isinstance(b_outcome, TemporaryFailure)
     assert b_outcome.relay_down
     assert len(told["c@example.org"]) == 1
+
+
+def test_a_message_is_handed_over_without_waiting_for_the_relay_to_answer() -> None:
+    """On a pipelining relay, the replies to a message's envelope are read when the next
+    message goes out or at the flush: a worker builds the next message meanwhile,
+    instead of waiting for the relay after every one."""
+    answer = threading.Event()
+    with running_smtp_sink(answer_mail=answer) as sink:
+        messenger = messenger_for(sink)
+        told: list[SendFailure | None] = []
+        handing_over = threading.Thread(
+            target=messenger.send, args=(message("a@example.org"), told.append)
+        )
+        handing_over.start()
+        handing_over.join(timeout=10)
+        returned_before_the_answer = not handing_over.is_alive()
+        answer.set()  # the relay answers now
+        handing_over.join()
+        assert returned_before_the_answer, "send waited for the relay's replies"
+        assert told == []
+        messenger.flush()
+        assert told == [None]
+        assert [m.rcpt_to for m in sink.messages] == [["a@example.org"]]
+        messenger.close()
