@@ -25,7 +25,7 @@ from app.core import throttle
 from app.core.audit import AuditEntry
 from app.core.settings import get_settings
 from app.core.types import utcnow
-from app.main import create_app
+from tests.conftest import shared_app
 from tests.factories import TEST_PASSWORD, make_contact, make_organization, make_user
 
 NEW_PASSWORD = "a much longer passphrase for 2026"
@@ -46,7 +46,7 @@ def new_client(anonymous_client: TestClient) -> Iterator[NewClient]:
     clients: list[TestClient] = []
 
     def make() -> TestClient:
-        test_client = TestClient(create_app())
+        test_client = TestClient(shared_app())
         clients.append(test_client)
         return test_client
 

@@ -340,7 +340,7 @@ def sign_in_as(session: Session, world: World) -> Iterator[Callable[[Caller], Te
             )
         else:
             user = make_user(session, caller.role, is_admin=caller.is_admin)
-        test_client = TestClient(create_app())
+        test_client = TestClient(APP)
         test_client.headers.update(bearer_headers(session, user))
         session.flush()
         clients.append(test_client)

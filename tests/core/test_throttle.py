@@ -24,8 +24,7 @@ from app.core.throttle import (
     ThrottleKind,
     TooManyRequests,
 )
-from app.main import create_app
-from tests.conftest import missing_service
+from tests.conftest import missing_service, shared_app
 from tests.factories import TEST_PASSWORD, make_user
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -86,7 +85,7 @@ def any_backend(request: pytest.FixtureRequest) -> ThrottleBackend:
 
 
 def client_from(address: str) -> TestClient:
-    return TestClient(create_app(), client=(address, 50000))
+    return TestClient(shared_app(), client=(address, 50000))
 
 
 @pytest.fixture

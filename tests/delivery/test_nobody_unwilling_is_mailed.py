@@ -27,9 +27,9 @@ from app.campaigns.topics import Topic
 from app.delivery.messenger import Done, OutgoingMessage
 from app.delivery.models import Delivery, DeliveryState
 from app.delivery.sender import send_campaign_batch
-from app.main import create_app
 from app.tracking.signing import Purpose, form_token, sign
 from tests.campaigns.test_campaigns_api import create
+from tests.conftest import shared_app
 from tests.factories import make_contact, make_organization
 from tests.inbound.conftest import fixture_message
 
@@ -97,7 +97,7 @@ def _quick(quick_password_hashing: None) -> None:
 def mail_server(connection: Connection) -> Iterator[TestClient]:
     """A client with no session and no cookies: a mailbox provider's one-click POST, a
     recipient's browser."""
-    with TestClient(create_app(), follow_redirects=False) as public:
+    with TestClient(shared_app(), follow_redirects=False) as public:
         yield public
 
 

@@ -15,9 +15,9 @@ from app.core.audit import AuditEntry
 from app.core.settings import Settings
 from app.inbound.models import InboundMessage, InboundSource
 from app.inbound.service import MAIL_SERVER_ACTOR, receive_message
-from app.main import create_app
 from app.members.models import BounceStatus, Contact
 from app.tracking.models import ResponseEvent
+from tests.conftest import shared_app
 from tests.inbound.conftest import Alert, fixture_message
 from tests.world import World
 
@@ -28,7 +28,7 @@ REPLIES = "/api/inbound/replies"
 @pytest.fixture
 def mail_server(connection: Any) -> Iterator[TestClient]:
     """A client of its own (not signed in): the mail server."""
-    with TestClient(create_app()) as test_client:
+    with TestClient(shared_app()) as test_client:
         yield test_client
 
 

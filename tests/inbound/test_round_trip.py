@@ -14,9 +14,9 @@ from app.delivery.models import Delivery
 from app.delivery.sender import send_campaign_batch
 from app.delivery.suppressions import is_suppressed
 from app.inbound.models import InboundKind, InboundMessage
-from app.main import create_app
 from app.members.models import BounceStatus, Contact
 from app.tracking.models import ResponseEvent, ResponseKind
+from tests.conftest import shared_app
 from tests.delivery.smtp_sink import SmtpSink, running_smtp_sink
 from tests.inbound.conftest import fixture_message
 from tests.world import World
@@ -75,7 +75,7 @@ def test_a_bounce_to_the_recorded_envelope_sender_marks_the_one_contact_and_keep
     assert f"To: {received.mail_from}".encode() in dsn
 
     states_before = _states(session, world)
-    with TestClient(create_app()) as mail_server:
+    with TestClient(shared_app()) as mail_server:
         response = mail_server.post(
             "/api/inbound/bounces",
             content=dsn,

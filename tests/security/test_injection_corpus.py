@@ -729,7 +729,7 @@ def race_two_posts(engine: Engine, path: str, monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(magic_links, "describe_link", describe_then_wait)
     outcomes: list[int] = []
-    clients = [TestClient(create_app(), follow_redirects=False) for _ in range(2)]
+    clients = [TestClient(APP, follow_redirects=False) for _ in range(2)]
 
     def post(client: TestClient) -> None:
         outcomes.append(client.post(path).status_code)

@@ -16,12 +16,12 @@ from app.delivery.links import PREVIEW_TOKEN
 from app.delivery.models import Delivery, DeliveryState
 from app.delivery.sender import send_campaign_batch
 from app.delivery.suppressions import is_suppressed
-from app.main import create_app
 from app.members import service as members
 from app.members.models import Contact, Organization, SubscriptionStatus
 from app.tracking.models import ResponseEvent, ResponseKind
 from app.tracking.service import months_after
 from app.tracking.signing import Purpose, form_token, sign
+from tests.conftest import shared_app
 from tests.delivery.test_pipeline import EVERYONE, deliveries, launched
 from tests.factories import STAFF, make_contact, make_organization
 from tests.tracking.conftest import link, make_delivery
@@ -61,7 +61,7 @@ def test_the_one_click_post_unsubscribes_without_cookies(
     connection: Any, session: Session, delivery: Delivery, contact: Contact
 ) -> None:
     # As a mail provider sends it: a fresh client, no cookie, no session, no form token.
-    with TestClient(create_app(), follow_redirects=False) as provider:
+    with TestClient(shared_app(), follow_redirects=False) as provider:
         assert not provider.cookies
         response = provider.post(
             link(delivery, Purpose.unsubscribe),

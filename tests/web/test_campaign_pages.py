@@ -18,8 +18,8 @@ from app.accounts.models import User
 from app.accounts.principal import Role
 from app.campaigns.models import Campaign, CampaignStatus
 from app.delivery.models import OutboxMessage
-from app.main import create_app
 from app.members.models import Organization
+from tests.conftest import shared_app
 from tests.factories import TEST_PASSWORD, make_contact, make_organization, make_user
 from tests.web.test_pages import assert_every_control_labelled, assert_html_page
 
@@ -705,7 +705,7 @@ def test_members_and_strangers_are_kept_out(client: TestClient, client_as: Any) 
     assert member.get("/campaigns").status_code == 403
     assert member.get(f"/campaigns/{campaign_id}").status_code == 403
     assert 'href="/campaigns"' not in member.get("/countries").text
-    with TestClient(create_app()) as stranger:
+    with TestClient(shared_app()) as stranger:
         signed_out = stranger.get(f"/campaigns/{campaign_id}", follow_redirects=False)
     assert signed_out.status_code == 303
     assert signed_out.headers["location"] == f"/sign-in?next=%2Fcampaigns%2F{campaign_id}"
