@@ -173,6 +173,9 @@ class SmtpMessenger:
             if message is not None:
                 message[1](failure)
             return
+        # The relay last heard from us now (replies read later say nothing about how
+        # long the connection has been idle).
+        self._last_used = time.monotonic()
         self._in_flight = _InFlight(awaiting, message)
 
     def _read_replies(self) -> None:
@@ -192,7 +195,6 @@ class SmtpMessenger:
                 if code == 421:  # the relay is closing the connection: nothing more comes
                     raise smtplib.SMTPServerDisconnected(f"{code} {reply!r}")
             if envelope is None:
-                self._last_used = time.monotonic()
                 return
             mail_reply = connection.getreply()
             rcpt_reply = connection.getreply()
@@ -205,7 +207,6 @@ class SmtpMessenger:
             if envelope is not None:
                 envelope[1](failure)
             return
-        self._last_used = time.monotonic()
         message, done = envelope
         refused = _envelope_refusal(mail_reply, rcpt_reply, data_reply)
         if refused is None:
@@ -229,8 +230,10 @@ class SmtpMessenger:
             time.monotonic() - self._last_used > self.IDLE_CHECK_SECONDS
         ):
             try:
-                self._connection.noop()
+                code, _ = self._connection.noop()
             except (OSError, smtplib.SMTPException):
+                code = 0
+            if code != 250:  # gone, or going: Postfix says 421 as it closes an idle one
                 self._drop()
         if self._connection is None:
             self._connection = connect(self._relay, self._timeout)
@@ -252,11 +255,11 @@ class SmtpMessenger:
                 self._connection = None
 
     def close(self) -> None:
-        if self._connection is not None:
-            with suppress(OSError, smtplib.SMTPException):
-                self.flush()
+        with suppress(OSError, smtplib.SMTPException):
+            self.flush()  # may drop the connection
+            if self._connection is not None:
                 self._connection.quit()
-            self._connection = None
+        self._drop()
 
 
 _LINE_STARTING_WITH_A_DOT = re.compile(rb"(?m)^\.")

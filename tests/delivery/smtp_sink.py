@@ -97,7 +97,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.reply("235 2.7.0 Authentication successful")
             elif verb == "MAIL":
                 if sink.answer_mail is not None:
-                    sink.answer_mail.wait()
+                    sink.answer_mail.wait(timeout=30)
                 sink.mails_seen += 1
                 if sink.close_every and sink.mails_seen % sink.close_every == 0:
                     self.reply("421 4.3.2 Service shutting down, closing transmission channel")

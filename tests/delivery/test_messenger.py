@@ -149,10 +149,19 @@ def test_a_message_is_handed_over_without_waiting_for_the_relay_to_answer() -> N
         handing_over.join(timeout=10)
         returned_before_the_answer = not handing_over.is_alive()
         answer.set()  # the relay answers now
-        handing_over.join()
+        handing_over.join(timeout=30)
         assert returned_before_the_answer, "send waited for the relay's replies"
         assert told == []
         messenger.flush()
         assert told == [None]
         assert [m.rcpt_to for m in sink.messages] == [["a@example.org"]]
         messenger.close()
+
+
+def test_closing_tells_and_delivers_what_was_in_flight(sink: SmtpSink) -> None:
+    messenger = messenger_for(sink)
+    told: list[SendFailure | None] = []
+    messenger.send(message("a@example.org"), told.append)
+    messenger.close()
+    assert told == [None]
+    assert [m.rcpt_to for m in sink.messages] == [["a@example.org"]]
