@@ -45,6 +45,8 @@ class SmtpSink:
     pipelining: bool = True
     # When given, replies to MAIL wait until it is set (a relay slow to answer).
     answer_mail: threading.Event | None = None
+    # Answer NOOP with 421 and hang up, as Postfix does on a connection idle too long.
+    closes_on_noop: bool = False
     messages: list[ReceivedMessage] = field(default_factory=list)
     recipients_seen: int = 0
     logins: list[tuple[str, str]] = field(default_factory=list)
@@ -125,6 +127,9 @@ class _Handler(socketserver.StreamRequestHandler):
                     data += chunk[1:] if chunk.startswith(b"..") else chunk
                 sink.messages.append(ReceivedMessage(mail_from, rcpt_to, bytes(data)))
                 self.reply("250 2.0.0 Ok: queued")
+            elif verb == "NOOP" and sink.closes_on_noop:
+                self.reply("421 4.4.2 sink Error: timeout exceeded")
+                return
             elif verb in ("RSET", "NOOP"):
                 self.reply("250 2.0.0 Ok")
             elif verb == "QUIT":

@@ -83,6 +83,21 @@ def test_a_connection_gone_stale_between_batches_is_reopened_not_failed(
         assert [m.rcpt_to for m in second.messages] == [["b@example.org"]]
 
 
+def test_a_relay_that_answers_the_idle_check_with_421_gets_a_new_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Postfix answers a command on a connection idle too long with 421 and hangs up:
+    the idle check's NOOP hearing that must reconnect, not send into a closed one."""
+    monkeypatch.setattr(SmtpMessenger, "IDLE_CHECK_SECONDS", 0.0)
+    with running_smtp_sink() as sink:
+        messenger = messenger_for(sink)
+        send_now(messenger, message("a@example.org"))
+        sink.closes_on_noop = True
+        send_now(messenger, message("b@example.org"))
+        messenger.close()
+    assert [m.rcpt_to for m in sink.messages] == [["a@example.org"], ["b@example.org"]]
+
+
 def test_every_message_is_told_its_own_outcome_in_a_stream(sink: SmtpSink) -> None:
     """Sent back to back (on a pipelining relay, a message's 250 is read while the next
     one goes out), each message hears its own answer exactly once, by the flush."""
