@@ -54,7 +54,11 @@ class Settings(BaseSettings):
     # Messages per second for the whole installation, however many workers run
     # (0: no limit). Workers share the budget through Redis.
     send_rate_limit: float = Field(default=0.0, ge=0)
-    send_batch_size: int = Field(default=200, ge=1, le=5000)
+    # Recipients per claim. Each batch costs about 6 ms besides its messages (the Celery
+    # task, the claim, the recipients' rows): 500 spreads that thinly (the send bench
+    # went from 0.18 to 0.19-0.20 of smtp-source's rate against 200) while the last
+    # batches still split evenly between workers at 10,000 recipients.
+    send_batch_size: int = Field(default=500, ge=1, le=5000)
     send_lease_seconds: int = Field(default=60, ge=5)
     send_max_attempts: int = Field(default=5, ge=1)
     # List-Id and the addresses for unsubscribe mail and bounces (VERP:
