@@ -166,12 +166,7 @@ class SmtpMessenger:
         try:
             connection.send((awaiting.content if awaiting else b"") + envelope)
         except (OSError, smtplib.SMTPException) as error:  # dropped, refused, timed out
-            self._drop()
-            failure = TemporaryFailure(describe_error(error), relay_down=True)
-            if awaiting is not None:
-                awaiting.done(failure)
-            if message is not None:
-                message[1](failure)
+            self._connection_lost(error, awaiting, message)
             return
         # The relay last heard from us now (replies read later say nothing about how
         # long the connection has been idle).
@@ -200,12 +195,7 @@ class SmtpMessenger:
             rcpt_reply = connection.getreply()
             data_reply = connection.getreply()
         except (OSError, smtplib.SMTPException) as error:  # dropped, refused, timed out
-            self._drop()
-            failure = TemporaryFailure(describe_error(error), relay_down=True)
-            if content is not None:
-                content.done(failure)
-            if envelope is not None:
-                envelope[1](failure)
+            self._connection_lost(error, content, envelope)
             return
         message, done = envelope
         refused = _envelope_refusal(mail_reply, rcpt_reply, data_reply)
@@ -224,6 +214,22 @@ class SmtpMessenger:
         if refused[0] == 421:
             self._drop()
         done(_classified(*refused))
+
+    def _connection_lost(
+        self,
+        error: OSError | smtplib.SMTPException,
+        content: _Awaiting | None,
+        envelope: tuple[OutgoingMessage, Done] | None,
+    ) -> None:
+        """The connection is gone: the messages it carried and that were not told yet
+        are told the relay is down (tried again later, same Message-ID)."""
+        self._drop()
+        failure = TemporaryFailure(describe_error(error), relay_down=True)
+        if content is not None:
+            content.done(failure)
+        if envelope is not None:
+            _, done = envelope
+            done(failure)
 
     def _open_connection(self) -> smtplib.SMTP:
         if self._connection is not None and (
