@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
 from app.campaigns import lifecycle
-from app.campaigns.audience import current_exclusions
+from app.campaigns.audience import ExclusionReason, current_exclusions
 from app.campaigns.models import Campaign, CampaignStatus, CampaignVariant
 from app.campaigns.rendering import CompiledVariant, TemplateProblem, compile_variant
 from app.campaigns.tokens import CountryFacts, recipient_context
@@ -54,6 +54,7 @@ from app.delivery.messenger import (
 from app.delivery.mime import AlertEnvelope, build_alert
 from app.delivery.models import DeliveryState
 from app.delivery.rate_limit import rate_limiter_for, wait_for_turn
+from app.delivery.suppressions import suppressed_addresses
 from app.members.models import Contact, Organization
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class BatchReport:
 
 @dataclass(frozen=True)
 class _Recipient:
+    email: str  # the contact's address now; the alert goes to the launch's (claim.email)
     name: str
     role: str
     organization_name: str
@@ -129,6 +131,7 @@ def send_campaign_batch(
         excluded = current_exclusions(
             session, [c.contact_id for c in claims if c.contact_id], topics=topics
         )
+        excluded.update(_suppressed_launch_addresses(session, claims, recipients))
     own_messenger = messenger is None
     messenger = messenger or shared_messenger(settings)
     signer = DkimSigner.from_settings(settings)
@@ -410,6 +413,24 @@ class _CountryRow(NamedTuple):
     implementing_legislation: str
 
 
+def _suppressed_launch_addresses(
+    session: Session, claims: list[store.ClaimedDelivery], recipients: dict[int, _Recipient]
+) -> dict[int, str]:
+    """The contacts whose address changed since launch and whose launch address, the
+    one the alert goes to, has been suppressed since (a bounce or complaint names the
+    address mailed). The check by contact covers only the address they have now."""
+    moved = {
+        claim.email: claim.contact_id
+        for claim in claims
+        if claim.contact_id in recipients
+        and recipients[claim.contact_id].email.strip().lower() != claim.email.strip().lower()
+    }
+    return {
+        moved[email]: ExclusionReason.suppressed.value
+        for email in suppressed_addresses(session, list(moved))
+    }
+
+
 def _recipients(session: Session, contact_ids: list[int]) -> dict[int, _Recipient]:
     """The batch's recipients with their organisations and countries, in one query of
     plain rows: ORM objects for the batch's countries cost a quarter of this step."""
@@ -420,11 +441,11 @@ def _recipients(session: Session, contact_ids: list[int]) -> dict[int, _Recipien
     # A batch's recipients live in a few dozen countries: one row each, shared.
     countries: dict[str, _CountryRow] = {}
     recipients = {}
-    for contact_id, name, role, organization, acronym, *country in rows:
+    for contact_id, email, name, role, organization, acronym, *country in rows:
         country_row = countries.get(country[0])
         if country_row is None:
             country_row = countries[country[0]] = _CountryRow(*country)
-        recipients[contact_id] = _Recipient(name, role, organization, acronym, country_row)
+        recipients[contact_id] = _Recipient(email, name, role, organization, acronym, country_row)
     return recipients
 
 
@@ -478,6 +499,7 @@ def _batch_statements(dialect: str) -> _BatchStatements:
         # SQLAlchemy's own select: sqlmodel's is typed for at most four columns.
         recipients=sa_select(
             col(Contact.id),
+            col(Contact.email),
             col(Contact.name),
             col(Contact.role),
             col(Organization.name),

@@ -53,6 +53,15 @@ def is_suppressed(session: Session, email: str) -> bool:
     return session.scalar(query) is not None
 
 
+def suppressed_addresses(session: Session, emails: list[str]) -> set[str]:
+    """Those of these addresses that are on the suppression list."""
+    if not emails:
+        return set()
+    by_hash = {suppression_hash(email): email for email in emails}
+    query = select(Suppression.email_hash).where(col(Suppression.email_hash).in_(list(by_hash)))
+    return {by_hash[email_hash] for email_hash in session.scalars(query)}
+
+
 def suppress(session: Session, email: str, reason: SuppressionReason) -> None:
     """Keep the address off every list (a second call keeps the first reason)."""
     if not is_suppressed(session, email):

@@ -169,6 +169,27 @@ def test_suppressions_are_checked_again_just_before_sending(
     assert {m.rcpt_to[0] for m in smtp.messages}.isdisjoint({"a@example.org", "c@example.org"})
 
 
+def test_the_address_mailed_is_checked_even_after_the_contact_moved(
+    client: TestClient, client_as: Any, session: Session, world: World, smtp: SmtpSink
+) -> None:
+    """The alert goes to the address fixed at launch. A complaint about that address,
+    followed by staff correcting the contact's address, must still stop it."""
+    campaign_id = launched(client, client_as, **EVERYONE)
+    suppress(session, "a@example.org", SuppressionReason.complaint)
+    world.contacts["A"].email = "a-new@example.org"
+    world.contacts["B"].email = "b-new@example.org"  # moved, launch address still fine
+    session.flush()
+    report = send_campaign_batch(campaign_id, worker="test-worker")
+    rows = {row.email: row for row in deliveries(session, campaign_id)}
+    assert rows["a@example.org"].state == "suppressed"
+    assert rows["a@example.org"].last_error == "suppressed"
+    assert rows["b@example.org"].state == "sent"
+    mailed = {m.rcpt_to[0] for m in smtp.messages}
+    assert "a@example.org" not in mailed
+    assert "b@example.org" in mailed
+    assert report.suppressed == 1
+
+
 class FlakyRelay:
     """Answers 451 to everyone."""
 
