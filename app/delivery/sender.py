@@ -141,6 +141,7 @@ def send_campaign_batch(
     handled_since_checkpoint = 0
     last_renewal = time.monotonic()  # the claim set the lease
     lease_margin = settings.send_lease_seconds / 3
+    position = -1
     try:
         for position, claim in enumerate(claims):
             recipient = recipients.get(claim.contact_id or 0)
@@ -195,10 +196,16 @@ def send_campaign_batch(
                     report.released = len(remaining)
                     break
     except BaseException:
-        # Mid-conversation, the connection's state is unknown: the next batch opens a
-        # fresh one (the outbox keeps what it was given).
-        if own_messenger:
-            messenger.close()
+        _save_what_is_known(
+            campaign_id,
+            messenger,
+            outcomes,
+            untried=[c.id for c in claims[position + 1 :]],
+            close=own_messenger,
+            worker=worker,
+            settings=settings,
+            clock=clock,
+        )
         raise
     for outcome in report.outcomes:
         if outcome.state is DeliveryState.sent:
@@ -210,6 +217,50 @@ def send_campaign_batch(
         else:
             report.suppressed += 1
     return report
+
+
+def _save_what_is_known(
+    campaign_id: int,
+    messenger: Messenger,
+    outcomes: "_Outcomes",
+    *,
+    untried: list[int],
+    close: bool,
+    worker: str,
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> None:
+    """A batch stopped by an error (Redis gone from under the rate limit, a signing
+    failure, a shutdown): record the relay's answers already read, so that those
+    recipients are not mailed again when the lease runs out, and give back the rows
+    not tried yet. Best effort: the caller re-raises the error that stopped the batch,
+    and whatever is not recorded here returns to the queue when the lease expires."""
+    try:
+        if close:
+            # Mid-conversation, the connection's state is unknown: closing reads the
+            # relay's answer to the message in flight, and the next batch opens a
+            # fresh connection (the outbox keeps what it was given).
+            messenger.close()
+        else:
+            messenger.flush()
+    except Exception:
+        log.exception("Could not finish the conversation with the relay after an error")
+    try:
+        _checkpoint(
+            campaign_id,
+            outcomes.take(),
+            outcomes.take_refused_contacts(),
+            [],
+            worker,
+            settings,
+            clock,
+        )
+        with session_scope() as session:
+            store.release(session, untried, worker=worker)
+    except Exception:
+        log.exception(
+            "Could not record a stopped batch's outcomes; its rows return when the lease expires"
+        )
 
 
 class _Outcomes:

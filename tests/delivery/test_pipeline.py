@@ -274,6 +274,64 @@ class SlowRelay(AcceptingRelay):
         super().send(message, done)
 
 
+class RecordingRelay(AcceptingRelay):
+    """Answers 250 to everyone, and remembers whom."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.to: list[str] = []
+
+    def send(self, message: OutgoingMessage, done: Done) -> None:
+        self.to.append(message.to)
+        super().send(message, done)
+
+
+class RateLimiterGone(Exception):
+    pass
+
+
+def test_a_batch_stopped_by_an_error_keeps_the_250s_it_had_and_gives_back_the_rest(
+    client: TestClient,
+    client_as: Any,
+    session: Session,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis vanishing under the rate limiter mid-batch: the five already accepted are
+    recorded as sent, not mailed again after the lease; the rest go back untouched."""
+    from app.delivery import sender
+
+    campaign_id = launched(client, client_as, **EVERYONE)
+    turns = iter(range(100))
+
+    def rate_limit_until_redis_goes(limiter: Any) -> None:
+        if next(turns) == 5:
+            raise RateLimiterGone("Redis went away")
+
+    monkeypatch.setattr(sender, "wait_for_turn", rate_limit_until_redis_goes)
+    first = RecordingRelay()
+    now = utcnow()
+    with pytest.raises(RateLimiterGone):
+        send_campaign_batch(campaign_id, worker="first", messenger=first, clock=lambda: now)
+    assert len(first.to) == 5
+    rows = {row.email: row for row in deliveries(session, campaign_id)}
+    assert {email for email, row in rows.items() if row.state == "sent"} == set(first.to)
+    untried = [row for row in rows.values() if row.state != "sent"]
+    # The row whose turn failed keeps its lease (was it handed over? unknown); every
+    # row after it is back in the queue with its attempt refunded.
+    assert sum(row.state == "queued" and row.attempts == 0 for row in untried) == len(untried) - 1
+
+    monkeypatch.setattr(sender, "wait_for_turn", lambda limiter: None)
+    with session_scope() as other:
+        store.expire_leases(other, now + timedelta(minutes=5))
+    second = RecordingRelay()
+    send_campaign_batch(
+        campaign_id, worker="second", messenger=second, clock=lambda: now + timedelta(minutes=5)
+    )
+    assert not set(first.to) & set(second.to)
+    assert sorted(first.to + second.to) == sorted(rows)
+
+
 def test_a_slow_batch_renews_its_lease_so_nobody_takes_its_rows(
     client: TestClient,
     client_as: Any,
