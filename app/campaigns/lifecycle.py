@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import inspect
 from sqlmodel import Session, col, select
 
 from app.accounts.principal import Principal, Role
@@ -120,7 +121,22 @@ def _times(campaign: Campaign) -> dict[str, datetime | str | None]:
     }
 
 
+def _read_under_lock(session: Session, campaign: Campaign) -> None:
+    """Lock the campaign's row and read it again before deciding a transition.
+
+    Another transaction may have changed the status since this one read it: a person's
+    pause while the scan resumes the campaign, or a worker's pause for the relay just
+    after a person's. The ORM writes only the columns this transaction changed, so a
+    decision taken on the old state would silently undo theirs. Pending changes are
+    written first, so the refresh keeps them (SQLite's up-front write lock already
+    serialises writers; it ignores FOR UPDATE)."""
+    if inspect(campaign).persistent:
+        session.flush()
+        session.refresh(campaign, with_for_update=True)
+
+
 def approve(session: Session, principal: Principal, campaign: Campaign) -> None:
+    _read_under_lock(session, campaign)
     require_allowed(campaign, Action.approve)
     if principal.user_id == campaign.author_id:
         raise Forbidden(
@@ -140,6 +156,7 @@ def launch(
     timezone: str | None = None,
 ) -> None:
     """Start sending now, or schedule when `send_at` is in the future."""
+    _read_under_lock(session, campaign)
     require_allowed(campaign, Action.launch)
     now = utcnow()
     zone = _zone_name(timezone, send_at)
@@ -185,6 +202,7 @@ def finish(session: Session, campaign: Campaign, *, now: datetime | None = None)
 
 def pause(session: Session, principal: Principal, campaign: Campaign) -> None:
     """A person's pause (also of a campaign the pipeline paused): only a person lifts it."""
+    _read_under_lock(session, campaign)
     if campaign.status is CampaignStatus.paused and campaign.paused_by_pipeline:
         campaign.paused_by_pipeline = False
         campaign.paused_reason = None
@@ -197,6 +215,7 @@ def pause(session: Session, principal: Principal, campaign: Campaign) -> None:
 def pause_for_relay(session: Session, campaign: Campaign, reason: str) -> bool:
     """The pipeline's own pause when the relay stops answering; the scan lifts it once
     the relay answers again. Returns whether it paused (it may have been paused already)."""
+    _read_under_lock(session, campaign)
     if campaign.status is not CampaignStatus.sending:
         return False
     campaign.paused_by_pipeline = True
@@ -234,6 +253,7 @@ def relay_paused_campaigns(session: Session) -> bool:
 
 
 def resume(session: Session, principal: Principal, campaign: Campaign) -> None:
+    _read_under_lock(session, campaign)
     require_allowed(campaign, Action.resume)
     campaign.paused_by_pipeline = False
     campaign.paused_reason = None
@@ -242,6 +262,7 @@ def resume(session: Session, principal: Principal, campaign: Campaign) -> None:
 
 
 def cancel(session: Session, principal: Principal, campaign: Campaign) -> None:
+    _read_under_lock(session, campaign)
     require_allowed(campaign, Action.cancel)
     campaign.cancelled_at = utcnow()
     _transition(session, principal, campaign, CampaignStatus.cancelled, "cancelled")
@@ -250,6 +271,7 @@ def cancel(session: Session, principal: Principal, campaign: Campaign) -> None:
 
 def return_to_draft(session: Session, principal: Principal, campaign: Campaign) -> None:
     """After an edit: an approval covers what was approved, not what it became."""
+    _read_under_lock(session, campaign)
     if campaign.status not in (CampaignStatus.approved, CampaignStatus.scheduled):
         return
     campaign.approved_by_id = None

@@ -595,6 +595,49 @@ def test_a_pause_made_by_a_person_is_never_lifted_by_the_scan(
     assert client.post(f"/api/campaigns/{campaign_id}/resume").status_code == 200
 
 
+def test_a_worker_that_read_the_campaign_before_a_persons_pause_does_not_take_it_over(
+    client: TestClient, client_as: Any, session: Session, world: World, connection: Any
+) -> None:
+    """The worker read `sending`; a person's pause commits; then the relay fails. The
+    worker's pause must not relabel the person's as the pipeline's (the scan would lift
+    it)."""
+    from app.campaigns import lifecycle
+
+    campaign_id = launched(client, client_as, **EVERYONE)
+    worker = Session(bind=connection)
+    seen_by_worker = worker.get_one(Campaign, campaign_id)
+    assert seen_by_worker.status is CampaignStatus.sending
+    assert client.post(f"/api/campaigns/{campaign_id}/pause").status_code == 200
+    assert lifecycle.pause_for_relay(worker, seen_by_worker, "relay down") is False
+    worker.flush()
+    assert lifecycle.resume_after_relay(session) == []
+    campaign = client.get(f"/api/campaigns/{campaign_id}").json()
+    assert campaign["status"] == "paused"
+    assert campaign["paused_by_pipeline"] is False
+
+
+def test_a_persons_pause_holds_when_the_scan_resumed_the_campaign_meanwhile(
+    client: TestClient, client_as: Any, session: Session, world: World, connection: Any
+) -> None:
+    """The person's page read "paused by the pipeline"; the scan then resumed it. Their
+    pause must still stop the campaign, not leave it sending while saying paused."""
+    from app.accounts.principal import Principal
+    from app.campaigns import lifecycle
+
+    campaign_id = launched(client, client_as, **EVERYONE)
+    lifecycle.pause_for_relay(session, session.get_one(Campaign, campaign_id), "relay down")
+    session.flush()
+    person = Session(bind=connection)
+    seen_by_person = person.get_one(Campaign, campaign_id)
+    assert seen_by_person.paused_by_pipeline
+    assert lifecycle.resume_after_relay(Session(bind=connection)) == [campaign_id]
+    lifecycle.pause(person, Principal(actor="user:1", role=Role.secretariat), seen_by_person)
+    person.flush()
+    campaign = client.get(f"/api/campaigns/{campaign_id}").json()
+    assert campaign["status"] == "paused"
+    assert campaign["paused_by_pipeline"] is False
+
+
 def test_cancelling_mid_send_leaves_the_rest_unsent_and_the_figures_whole(
     client: TestClient, client_as: Any, session: Session, world: World
 ) -> None:
