@@ -320,5 +320,14 @@ def _zone_name(timezone: str | None, send_at: datetime | None) -> str | None:
             ) from None
         return timezone
     if send_at is not None:
-        return send_at.strftime("UTC%:z") if send_at.utcoffset() else "UTC"
+        return _utc_offset_name(send_at.utcoffset())
     return None
+
+
+def _utc_offset_name(offset: timedelta | None) -> str:
+    """ "UTC+05:30" ("UTC" for none): strftime's %:z needs Python 3.12."""
+    if not offset:
+        return "UTC"
+    minutes = int(offset.total_seconds()) // 60
+    hours, minutes = divmod(abs(minutes), 60)
+    return f"UTC{'-' if offset < timedelta(0) else '+'}{hours:02d}:{minutes:02d}"

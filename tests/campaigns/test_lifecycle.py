@@ -183,6 +183,22 @@ def test_a_scheduled_campaign_can_be_rescheduled_or_launched_now(
 
 
 @pytest.mark.parametrize(
+    ("offset", "name"),
+    [("+05:30", "UTC+05:30"), ("-03:00", "UTC-03:00"), ("-00:30", "UTC-00:30")],
+)
+def test_a_time_given_with_an_offset_and_no_zone_keeps_the_offset(
+    client: TestClient, client_as: Any, offset: str, name: str
+) -> None:
+    campaign = _approved(client, client_as)
+    send_at = IN_A_WEEK.replace(tzinfo=None).isoformat(timespec="seconds") + offset
+    scheduled = client.post(
+        f"/api/campaigns/{campaign['id']}/launch", json={"send_at": send_at}
+    ).json()
+    assert scheduled["status"] == "scheduled"
+    assert scheduled["send_timezone"] == name
+
+
+@pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"send_at": "2026-12-07T09:00:00"}, "send_at"),  # no time zone
