@@ -535,27 +535,33 @@ def release(session: Session, delivery_ids: list[int], *, worker: str) -> None:
     )
 
 
+# Claims a row may lose to dead workers beyond its tries before it counts as the cause.
+WORKER_DEATHS_FORGIVEN = 2
+
+
 def expire_leases(session: Session, now: datetime | None = None) -> int:
     """Return the rows of workers that stopped renewing (killed, hung) to the queue.
     Their messages may have left already: that is the bounded duplicate, with the same
     Message-ID.
 
-    A row whose lease ran out at its last allowed attempt fails instead: claimed that
-    many times and never finished, its worker died each time, perhaps because of the
-    row itself, and it must not go on killing workers. (Only an expired lease leaves a
-    row at the limit: every other way back to the queue, a 4xx, the relay down or a
-    release, stays below it.)"""
+    A row whose lease runs out with its tries used up and WORKER_DEATHS_FORGIVEN claims
+    beyond them fails instead: its worker died again and again, perhaps because of the
+    row itself, and it must not go on killing workers. The margin is there so that a
+    worker killed once while holding a row at its last try (after four greylistings,
+    say, or with SEND_MAX_ATTEMPTS=1) does not fail a recipient nobody tried. (Only
+    expired leases take a row past its tries: every other way back to the queue, a
+    4xx, the relay down or a release, stays below them.)"""
     expired = and_(
         col(Delivery.state) == DeliveryState.sending,
         col(Delivery.lease_expires_at) < (now or utcnow()),
     )
-    max_attempts = get_settings().send_max_attempts
+    claims_allowed = get_settings().send_max_attempts + WORKER_DEATHS_FORGIVEN
     given_up = session.execute(
         update(Delivery)
-        .where(expired, col(Delivery.attempts) >= max_attempts)
+        .where(expired, col(Delivery.attempts) >= claims_allowed)
         .values(
             state=DeliveryState.failed,
-            last_error=f"gave up: claimed {max_attempts} times and never finished",
+            last_error=f"gave up: claimed {claims_allowed} times and never finished",
             lease_owner=None,
             lease_expires_at=None,
         )

@@ -738,7 +738,7 @@ def test_a_row_whose_worker_dies_every_time_fails_instead_of_looping(
 ) -> None:
     campaign_id = launched(client, client_as, **(EVERYONE | {"audience": {"countries": ["FRA"]}}))
     now = utcnow()
-    attempts = get_settings().send_max_attempts
+    attempts = get_settings().send_max_attempts + store.WORKER_DEATHS_FORGIVEN
     for crash in range(attempts):
         later = now + timedelta(minutes=2 * crash)
         claimed = store.claim_batch(
@@ -761,6 +761,41 @@ def test_a_row_whose_worker_dies_every_time_fails_instead_of_looping(
     assert row.state == "failed"
     assert row.last_error == f"gave up: claimed {attempts} times and never finished"
     assert campaign_id in run_scan().finished
+
+
+def test_a_worker_killed_holding_a_row_at_its_last_try_does_not_fail_it(
+    client: TestClient, client_as: Any, session: Session, world: World, smtp: SmtpSink
+) -> None:
+    """Greylisted four times, then claimed for the fifth try by a worker that is killed
+    before reaching it: nobody tried, so it goes back, and the next worker sends it."""
+    campaign_id = launched(client, client_as, **EVERYONE)
+    now = utcnow()
+    tries = get_settings().send_max_attempts
+    greylisting = FlakyRelay()
+    for retry in range(tries - 1):
+        later = now + timedelta(hours=retry)
+        send_campaign_batch(campaign_id, worker="w", messenger=greylisting, clock=lambda: later)
+    killed_at = now + timedelta(hours=tries)
+    claimed = store.claim_batch(
+        session.connection(),
+        campaign_id,
+        worker="killed",
+        size=500,
+        lease_seconds=60,
+        now=killed_at,
+    )
+    assert claimed
+    assert {claim.attempts for claim in claimed} == {tries}
+    store.expire_leases(session, killed_at + timedelta(seconds=61))
+    assert {row.state for row in deliveries(session, campaign_id)} == {"queued"}
+    send_campaign_batch(campaign_id, worker="next", clock=lambda: killed_at + timedelta(minutes=5))
+    rows = deliveries(session, campaign_id)
+    # Every one tried again: sent, or refused for good by the relay (e@ has no mailbox).
+    assert {row.state for row in rows} == {"sent", "failed"}
+    assert all("gave up" not in (row.last_error or "") for row in rows)
+    assert {row.email for row in rows if row.state == "sent"} == {
+        message.rcpt_to[0] for message in smtp.messages
+    }
 
 
 def test_a_database_connection_lost_at_a_checkpoint_costs_no_second_message(
