@@ -141,6 +141,8 @@ class SmtpMessenger:
             self._last_used = time.monotonic()
         except smtplib.SMTPRecipientsRefused as error:
             code, reply = next(iter(error.recipients.values()))
+            if code == 421:  # smtplib has closed the connection: open a new one next time
+                self._drop()
             return _classified(code, reply)
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
             if error.smtp_code == 421:  # the server is closing the connection
@@ -191,19 +193,21 @@ class SmtpMessenger:
                     raise smtplib.SMTPServerDisconnected(f"{code} {reply!r}")
             if envelope is None:
                 return
-            mail_reply = connection.getreply()
-            rcpt_reply = connection.getreply()
-            data_reply = connection.getreply()
+            replies: list[Reply] = []
+            for _ in ("MAIL", "RCPT", "DATA"):
+                replies.append(connection.getreply())
+                if replies[-1][0] == 421:  # the relay is closing: nothing more comes
+                    break
         except (OSError, smtplib.SMTPException) as error:  # dropped, refused, timed out
             self._connection_lost(error, content, envelope)
             return
         message, done = envelope
-        refused = _envelope_refusal(mail_reply, rcpt_reply, data_reply)
+        refused = _envelope_refusal(replies)
         if refused is None:
             self._awaiting = _Awaiting(_data_content(message.raw), done)
             return
         with suppress(OSError, smtplib.SMTPException):
-            if data_reply[0] == 354:
+            if len(replies) == 3 and replies[2][0] == 354:
                 # A relay that accepted DATA after refusing the envelope: end the empty
                 # message.
                 connection.send(b".\r\n")
@@ -286,14 +290,12 @@ def _data_content(raw: bytes) -> bytes:
 Reply = tuple[int, bytes]
 
 
-def _envelope_refusal(mail: Reply, rcpt: Reply, data: Reply) -> Reply | None:
-    """The first refusal among the replies to MAIL, RCPT and DATA; None for 250, 250, 354."""
-    if mail[0] != 250:
-        return mail
-    if rcpt[0] not in (250, 251):
-        return rcpt
-    if data[0] != 354:
-        return data
+def _envelope_refusal(replies: list[Reply]) -> Reply | None:
+    """The first refusal among the replies to MAIL, RCPT and DATA (as many as came); None
+    for 250, 250, 354."""
+    for (code, reply), accepted in zip(replies, ((250,), (250, 251), (354,)), strict=False):
+        if code not in accepted:
+            return code, reply
     return None
 
 

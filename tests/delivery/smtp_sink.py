@@ -47,6 +47,8 @@ class SmtpSink:
     answer_mail: threading.Event | None = None
     # Answer NOOP with 421 and hang up, as Postfix does on a connection idle too long.
     closes_on_noop: bool = False
+    # Answer RCPT for these with 421 and hang up (a relay limiting one domain's rate).
+    closes_on_rcpt: frozenset[str] = frozenset()
     messages: list[ReceivedMessage] = field(default_factory=list)
     recipients_seen: int = 0
     logins: list[tuple[str, str]] = field(default_factory=list)
@@ -109,6 +111,9 @@ class _Handler(socketserver.StreamRequestHandler):
             elif verb == "RCPT":
                 address = _address(argument)
                 sink.recipients_seen += 1
+                if address in sink.closes_on_rcpt:
+                    self.reply("421 4.7.0 Too many messages for this domain, closing")
+                    return
                 if address in sink.refuse:
                     self.reply("550 5.1.1 No such user here")
                 elif sink.defer_every and sink.recipients_seen % sink.defer_every == 0:
@@ -162,10 +167,12 @@ def running_smtp_sink(
     close_every: int = 0,
     pipelining: bool = True,
     answer_mail: threading.Event | None = None,
+    closes_on_rcpt: frozenset[str] = frozenset(),
 ) -> Iterator[SmtpSink]:
     """A sink on `port` (0: any free one); `defer_every` answers 451 to every n-th
     recipient, `close_every` 421 to every n-th MAIL (and hangs up); with `answer_mail`,
-    MAIL is answered only once that event is set."""
+    MAIL is answered only once that event is set; `closes_on_rcpt` are answered 421
+    and the connection hung up."""
     server = _Server(("127.0.0.1", port), _Handler)
     host, bound_port = server.server_address[:2]
     server.sink = SmtpSink(
@@ -176,6 +183,7 @@ def running_smtp_sink(
         close_every=close_every,
         pipelining=pipelining,
         answer_mail=answer_mail,
+        closes_on_rcpt=closes_on_rcpt,
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -98,6 +98,23 @@ def test_a_relay_that_answers_the_idle_check_with_421_gets_a_new_connection(
     assert [m.rcpt_to for m in sink.messages] == [["a@example.org"], ["b@example.org"]]
 
 
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "plain"])
+def test_a_relay_closing_on_one_recipient_costs_the_next_message_nothing(
+    pipelining: bool,
+) -> None:
+    """421 to one recipient, and the relay hangs up: that message is retried later, and
+    the next one goes over a new connection instead of failing on the closed one."""
+    limited = "someone@limited.example"
+    with running_smtp_sink(closes_on_rcpt=frozenset({limited}), pipelining=pipelining) as sink:
+        messenger = messenger_for(sink)
+        send_now(messenger, message("a@example.org"))
+        with pytest.raises(TemporaryFailure, match=r"^421"):
+            send_now(messenger, message(limited))
+        send_now(messenger, message("b@example.org"))
+        messenger.close()
+    assert [m.rcpt_to for m in sink.messages] == [["a@example.org"], ["b@example.org"]]
+
+
 def test_every_message_is_told_its_own_outcome_in_a_stream(sink: SmtpSink) -> None:
     """Sent back to back (on a pipelining relay, a message's 250 is read while the next
     one goes out), each message hears its own answer exactly once, by the flush."""
