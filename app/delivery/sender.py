@@ -50,6 +50,7 @@ from app.delivery.messenger import (
     PermanentFailure,
     SendFailure,
     SmtpMessenger,
+    TemporaryFailure,
 )
 from app.delivery.mime import AlertEnvelope, build_alert
 from app.delivery.models import DeliveryState
@@ -178,6 +179,8 @@ def send_campaign_batch(
                 if lease_running_out:
                     last_renewal = time.monotonic()
                 messenger.flush()  # every outcome is known after it
+                if not relay_down:
+                    outcomes.settle_relay_down(lambda: _relay_answers(messenger))
                 recorded = outcomes.take()
                 still_sending = _checkpoint(
                     campaign_id,
@@ -275,13 +278,38 @@ class _Outcomes:
         self.refused_contacts: list[int] = []
         self.relay_down_in_a_row = 0
         self.last_relay_error = ""
+        # "Relay down" outcomes since the last 250, as positions in _pending: if the
+        # relay then accepts a message, it was not down, and they were these messages'
+        # own temporary failures (a 421 for one domain, a message that breaks the
+        # connection), which must count toward the limit instead of retrying forever.
+        self._relay_down_since_last_250: list[tuple[int, store.ClaimedDelivery, str]] = []
 
     def add(self, outcome: store.Outcome) -> None:
         self._pending.append(outcome)
 
     def take(self) -> list[store.Outcome]:
         taken, self._pending = self._pending, []
+        self._relay_down_since_last_250 = []
         return taken
+
+    def settle_relay_down(self, relay_answers: Callable[[], bool]) -> None:
+        """ "Relay down" failures that no 250 followed (the message was alone, or last):
+        if the relay answers now, they were the messages' own, and count."""
+        if self._relay_down_since_last_250 and relay_answers():
+            now = self.clock()
+            for position, claim, error in self._relay_down_since_last_250:
+                self._pending[position] = self._temporary(claim, error, now)
+            self._relay_down_since_last_250 = []
+
+    def _temporary(
+        self, claim: store.ClaimedDelivery, failure: str, now: datetime
+    ) -> store.Outcome:
+        """A temporary failure of this message: retried with backoff up to the limit."""
+        if claim.attempts >= self._max_attempts:
+            return store.Outcome(claim.id, DeliveryState.failed, f"gave up: {failure}")
+        return store.Outcome(
+            claim.id, DeliveryState.queued, failure, retry_at=now + backoff(claim.attempts)
+        )
 
     def take_refused_contacts(self) -> list[int]:
         taken, self.refused_contacts = self.refused_contacts, []
@@ -294,6 +322,9 @@ class _Outcomes:
             now = self.clock()
             if failure is None:
                 self.relay_down_in_a_row = 0
+                for position, failed_claim, error in self._relay_down_since_last_250:
+                    self._pending[position] = self._temporary(failed_claim, error, now)
+                self._relay_down_since_last_250 = []
                 self.add(store.Outcome(claim.id, DeliveryState.sent, at=now))
             elif isinstance(failure, PermanentFailure):
                 self.relay_down_in_a_row = 0
@@ -303,6 +334,7 @@ class _Outcomes:
             elif failure.relay_down:
                 self.relay_down_in_a_row += 1
                 self.last_relay_error = str(failure)
+                self._relay_down_since_last_250.append((len(self._pending), claim, str(failure)))
                 self.add(
                     store.Outcome(
                         claim.id,
@@ -312,21 +344,24 @@ class _Outcomes:
                         refund_attempt=True,
                     )
                 )
-            elif claim.attempts >= self._max_attempts:
-                self.relay_down_in_a_row = 0
-                self.add(store.Outcome(claim.id, DeliveryState.failed, f"gave up: {failure}"))
             else:
                 self.relay_down_in_a_row = 0
-                self.add(
-                    store.Outcome(
-                        claim.id,
-                        DeliveryState.queued,
-                        str(failure),
-                        retry_at=now + backoff(claim.attempts),
-                    )
-                )
+                self.add(self._temporary(claim, str(failure), now))
 
         return done
+
+
+def _relay_answers(messenger: Messenger) -> bool:
+    """Whether the relay takes a new connection now. A messenger that cannot tell (no
+    `probe`) is taken at its word that the relay was down."""
+    probe = getattr(messenger, "probe", None)
+    if probe is None:
+        return False
+    try:
+        probe()
+    except (TemporaryFailure, PermanentFailure):
+        return False
+    return True
 
 
 def _send_one(

@@ -569,6 +569,41 @@ def test_a_relay_that_is_down_pauses_the_campaign_until_it_answers(
         get_settings.cache_clear()
 
 
+class ClosesOnOneRecipient(AcceptingRelay):
+    """250 for everyone but one address, which gets 421 and a hang-up every time (a
+    relay limiting that domain, or a message it chokes on)."""
+
+    def send(self, message: OutgoingMessage, done: Done) -> None:
+        self.tries += 1
+        if message.to == "a@example.org":
+            done(TemporaryFailure("421 4.7.0 Too many messages, closing", relay_down=True))
+        else:
+            done(None)
+
+    def probe(self) -> None:
+        """A new connection is welcome: the relay is up."""
+
+
+def test_a_relay_that_closes_on_one_recipient_only_counts_toward_its_limit(
+    client: TestClient, client_as: Any, session: Session, world: World
+) -> None:
+    """The others went through, so the relay was not down: the 421 was this message's
+    own temporary failure, retried with backoff and given up at the limit, not refunded
+    and retried every ten seconds for ever."""
+    campaign_id = launched(client, client_as, **EVERYONE)
+    relay = ClosesOnOneRecipient()
+    now = utcnow()
+    for hour in range(get_settings().send_max_attempts + 2):
+        later = now + timedelta(hours=hour)
+        send_campaign_batch(campaign_id, worker="w", messenger=relay, clock=lambda: later)
+    row = {row.email: row for row in deliveries(session, campaign_id)}["a@example.org"]
+    assert row.state == "failed"
+    assert row.attempts == get_settings().send_max_attempts
+    assert row.last_error == "gave up: 421 4.7.0 Too many messages, closing"
+    campaign = client.get(f"/api/campaigns/{campaign_id}").json()
+    assert campaign["status"] == "sending"  # never paused: the relay answered all along
+
+
 def test_a_pause_made_by_a_person_is_never_lifted_by_the_scan(
     client: TestClient,
     client_as: Any,
