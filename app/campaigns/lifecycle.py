@@ -325,7 +325,8 @@ def _zone_name(timezone: str | None, send_at: datetime | None) -> str | None:
 
 
 def _utc_offset_name(offset: timedelta | None) -> str:
-    """ "UTC+05:30" ("UTC" for none): strftime's %:z needs Python 3.12."""
+    """The offset as a zone name, such as UTC+05:30 (UTC for none); strftime's %:z,
+    which would do it, needs Python 3.12."""
     if not offset:
         return "UTC"
     minutes = int(offset.total_seconds()) // 60

@@ -293,13 +293,15 @@ class _Outcomes:
         return taken
 
     def settle_relay_down(self, relay_answers: Callable[[], bool]) -> None:
-        """ "Relay down" failures that no 250 followed (the message was alone, or last):
-        if the relay answers now, they were the messages' own, and count."""
+        """Failures taken for the relay being down that no 250 followed (the message
+        was alone, or last): if the relay answers now, they were the messages' own."""
         if self._relay_down_since_last_250 and relay_answers():
-            now = self.clock()
-            for position, claim, error in self._relay_down_since_last_250:
-                self._pending[position] = self._temporary(claim, error, now)
-            self._relay_down_since_last_250 = []
+            self._count_relay_down_as_their_own(self.clock())
+
+    def _count_relay_down_as_their_own(self, now: datetime) -> None:
+        for position, claim, error in self._relay_down_since_last_250:
+            self._pending[position] = self._temporary(claim, error, now)
+        self._relay_down_since_last_250 = []
 
     def _temporary(
         self, claim: store.ClaimedDelivery, failure: str, now: datetime
@@ -322,9 +324,7 @@ class _Outcomes:
             now = self.clock()
             if failure is None:
                 self.relay_down_in_a_row = 0
-                for position, failed_claim, error in self._relay_down_since_last_250:
-                    self._pending[position] = self._temporary(failed_claim, error, now)
-                self._relay_down_since_last_250 = []
+                self._count_relay_down_as_their_own(now)  # the relay is up after all
                 self.add(store.Outcome(claim.id, DeliveryState.sent, at=now))
             elif isinstance(failure, PermanentFailure):
                 self.relay_down_in_a_row = 0
